@@ -1,0 +1,570 @@
+"""generate: survey definition + school -> the Excel workbook that school fills in.
+
+Layout, dropdowns, input rules and instructions all come from the definition. Every answer cell
+is found again in two independent ways, so that any spreadsheet application's copy can be read:
+- a workbook-scoped defined name `q_<item_id>` on the cell (Excel, openpyxl);
+- position-independent keys: the hidden column A carries the row key (the item id, or the
+  checklist row id) and the hidden row 1 carries the column key (`answer`, or a checklist level).
+  Item id = row key when the column key is `answer`, else `<row key>_<column key>`. These survive
+  LibreOffice's .ods/.xls round trips, where python-calamine sees no defined names.
+
+The same builder regenerates a school's 差戻し workbook: answers filled in, problem cells marked,
+and a 確認事項 sheet in front listing the problems with links to the cells.
+
+xlsxwriter writes these workbooks about 3x faster than openpyxl (8.8 ms against 26 ms for a
+comparable 180-cell workbook with validations, measured on this machine), which matters for
+regenerating all schools at once; openpyxl stays the reader.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import sys
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .definition import Definition, Item, Section
+from .roster import School
+
+SHEET_META = "_meta"
+SHEET_LISTS = "_lists"
+SHEET_NOTES = "確認事項"
+KEY_COL = 0  # column A, hidden: row keys
+KEY_ROW = 0  # row 1, hidden: column keys
+ANSWER_KEY = "answer"
+ANSWER_COL = 3  # column D
+META_KEYS = ("survey_id", "fiscal_year", "template_version", "school_code", "school_name", "school_type",
+             "flags", "kind", "generated_at", "definition_digest", "fingerprint")
+
+INPUT_FILL = "#FFF2CC"
+PREFILL_FILL = "#E7E6E6"
+PROBLEM_FILL = "#FFC7CE"
+HEAD_FILL = "#DDEBF7"
+
+
+@dataclass(frozen=True)
+class Placement:
+    item_id: str
+    sheet: str
+    row: int  # 0-based, as xlsxwriter counts
+    col: int
+
+    @property
+    def cell(self) -> str:
+        return xl_rowcol_to_cell(self.row, self.col)
+
+
+@dataclass(frozen=True)
+class Template:
+    school: School
+    filename: str
+    content: bytes
+    placements: tuple[Placement, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One problem to show in a 差戻し workbook (from a problems.Problem)."""
+    item_id: str
+    sheet: str
+    cell: str
+    severity: str  # error / query / warning
+    message: str
+
+
+# ------------------------------------------------------------------ helpers
+
+_WIN_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_WIN_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_filename(stem: str, suffix: str = ".xlsx", limit: int = 120) -> str:
+    """A file name Windows accepts: no reserved characters or names, no trailing dot/space, bounded length."""
+    stem = unicodedata.normalize("NFC", stem)
+    stem = _WIN_BAD.sub("_", stem).strip(" .")
+    if stem.split(".")[0].upper() in _WIN_RESERVED:
+        stem = "_" + stem
+    return (stem[:limit] or "_") + suffix
+
+
+def template_filename(school: School) -> str:
+    return safe_filename(f"{school.code}_{school.name}")
+
+
+def _header_text(text: str) -> str:
+    # '&' starts a control code in Excel headers.
+    return text.replace("&", "&&")
+
+
+def _plain(value) -> str:
+    return "" if value is None else str(value)
+
+
+def era_date(d: dt.date) -> str:
+    """2026-02-27 -> 令和8年2月27日（金）."""
+    weekday = "月火水木金土日"[d.weekday()]
+    return f"令和{d.year - 2018}年{d.month}月{d.day}日（{weekday}）"
+
+
+# ------------------------------------------------------------------ builder
+
+
+class _Builder:
+    def __init__(self, definition: Definition, school: School, generated_at: dt.datetime,
+                 answers: Mapping[str, object] | None, notes: Sequence[Note] | None):
+        self.d = definition
+        self.school = school
+        self.generated_at = generated_at
+        self.answers = dict(answers or {})
+        self.notes = list(notes or [])
+        self.kind = "差戻し" if notes is not None else "template"
+        self.marks: dict[str, list[Note]] = {}
+        for n in self.notes:
+            if n.item_id:
+                self.marks.setdefault(n.item_id, []).append(n)
+        self.buf = io.BytesIO()
+        self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_formulas": False,
+                                                 "strings_to_urls": False, "strings_to_numbers": False})
+        self.placements: list[Placement] = []
+        self.items = definition.items_for(school.type, school.flags)
+        self.item_ids = {i.id for i in self.items}
+        self.list_sources: dict[str, str] = {}
+        self._formats()
+
+    # formats -------------------------------------------------------------
+    def _formats(self):
+        wb = self.wb
+        base = {"font_name": "Meiryo UI", "font_size": 10, "valign": "vcenter"}
+        self.f_text = wb.add_format({**base, "text_wrap": True})
+        self.f_title = wb.add_format({**base, "bold": True, "font_size": 14})
+        self.f_sub = wb.add_format({**base, "bold": True, "font_size": 11})
+        self.f_head = wb.add_format({**base, "bold": True, "bg_color": HEAD_FILL, "border": 1, "text_wrap": True, "align": "center"})
+        self.f_label = wb.add_format({**base, "text_wrap": True, "border": 1})
+        self.f_ref = wb.add_format({**base, "border": 1, "align": "center", "font_size": 9})
+        self.f_note = wb.add_format({**base, "font_color": "#595959", "font_size": 9, "text_wrap": True})
+        self.f_prefill = wb.add_format({**base, "border": 1, "bg_color": PREFILL_FILL, "num_format": "@"})
+        self.f_count = wb.add_format({**base, "border": 1, "align": "center", "bold": True})
+        self.f_alert = wb.add_format({**base, "bold": True, "font_color": "#C00000"})
+        self.f_link = wb.add_format({**base, "font_color": "#0563C1", "underline": 1})
+        self.f_key = wb.add_format({"font_color": "#808080", "font_size": 8})
+        inp = {**base, "border": 1, "locked": False, "bg_color": INPUT_FILL}
+        prob = {**inp, "bg_color": PROBLEM_FILL, "border_color": "#C00000", "border": 2}
+        self.f_input = {
+            "text": wb.add_format({**inp, "num_format": "@", "text_wrap": True}),
+            "choice": wb.add_format(inp),
+            "integer": wb.add_format({**inp, "num_format": "0", "align": "center"}),
+            "date": wb.add_format({**inp, "num_format": "yyyy/m/d", "align": "center"}),
+        }
+        self.f_problem = {
+            "text": wb.add_format({**prob, "num_format": "@", "text_wrap": True}),
+            "choice": wb.add_format(prob),
+            "integer": wb.add_format({**prob, "num_format": "0", "align": "center"}),
+            "date": wb.add_format({**prob, "num_format": "yyyy/m/d", "align": "center"}),
+        }
+
+    # sheets --------------------------------------------------------------
+    def _sheet(self, name: str, widths: Iterable[tuple[int, float]], portrait: bool = True):
+        ws = self.wb.add_worksheet(name)
+        ws.set_column(KEY_COL, KEY_COL, 4, self.f_key, {"hidden": True})
+        for col, width in widths:
+            ws.set_column(col, col, width)
+        ws.set_row(KEY_ROW, None, None, {"hidden": True})
+        ws.set_paper(9)  # A4
+        ws.set_portrait() if portrait else ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.6)
+        ws.set_header(f"&L&9{_header_text(self.d.survey.fiscal_year_label)} {_header_text(self.d.survey.title)}"
+                      f"&R&9{_header_text(self.school.name)}")
+        ws.set_footer("&C&9&P / &N")
+        ws.hide_gridlines(2)
+        ws.protect("", {"format_columns": True, "format_rows": True})
+        return ws
+
+    def _list_source(self, item: Item) -> str | list[str]:
+        cl = self.d.choice_lists[item.choices]
+        if cl.range_name:
+            return f"={cl.range_name}"
+        return list(cl.options)
+
+    def _validation(self, ws, row: int, col: int, item: Item):
+        title = item.label if len(item.label) <= 30 else item.label[:29] + "…"
+        hint = item.hint or ""
+        opts: dict = {"input_title": title, "error_title": "入力できない値です", "error_type": "stop"}
+        if item.type == "choice":
+            opts.update(validate="list", source=self._list_source(item),
+                        input_message=(hint + "\n" if hint else "") + "▼から選んでください。",
+                        error_message="▼の一覧から選んでください。")
+        elif item.type == "integer":
+            lo = item.min if item.min is not None else 0
+            hi = item.max if item.max is not None else 1_000_000
+            unit = item.unit or ""
+            opts.update(validate="integer", criteria="between", minimum=lo, maximum=hi,
+                        input_message=(hint + "\n" if hint else "") + f"半角の整数（{lo}～{hi}{unit}）で入力してください。",
+                        error_message=f"{lo}～{hi} の整数（半角数字のみ）を入力してください。「3回」のような文字は入れません。")
+        elif item.type == "date":
+            fy = self.d.survey.fiscal_year
+            opts.update(validate="date", criteria="between", minimum=dt.date(fy, 4, 1), maximum=dt.date(fy + 1, 12, 31),
+                        input_message=(hint + "\n" if hint else "") + "2026/2/10 のように入力してください。",
+                        error_message="日付を 2026/2/10 のように入力してください。")
+        elif item.max_length:
+            opts.update(validate="length", criteria="<=", value=item.max_length,
+                        input_message=(hint + "\n" if hint else "") + f"{item.max_length}文字以内で入力してください。",
+                        error_message=f"{item.max_length}文字以内で入力してください。")
+        else:
+            if not hint:
+                return
+            opts.update(validate="any", input_message=hint)
+        opts["input_message"] = opts["input_message"][:255]
+        ws.data_validation(row, col, row, col, opts)
+
+    def _answer_cell(self, ws, sheet: str, row: int, col: int, item: Item):
+        """Write one answer cell: name, key, format, validation, and the answer/marks of a 差戻し."""
+        self.placements.append(Placement(item.id, sheet, row, col))
+        ref = f"'{sheet}'!{xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)}"
+        self.wb.define_name(item.name, f"={ref}")
+        if item.prefill:
+            value = {"school_code": self.school.code, "school_name": self.school.name,
+                     "school_type": self.school.type, "ward": self.school.ward}[item.prefill]
+            ws.write_string(row, col, value, self.f_prefill)
+            return
+        marks = self.marks.get(item.id)
+        fmt = (self.f_problem if marks else self.f_input)[item.type]
+        self._write_value(ws, row, col, self.answers.get(item.id), fmt)
+        self._validation(ws, row, col, item)
+        if marks:
+            text = "\n".join(f"【{'エラー' if m.severity == 'error' else '確認'}】{m.message}" for m in marks)
+            ws.write_comment(row, col, text, {"author": "教育委員会", "x_scale": 3, "y_scale": 2.5, "font_name": "Meiryo UI"})
+
+    def _write_value(self, ws, row, col, value, fmt):
+        if value is None or value == "":
+            ws.write_blank(row, col, None, fmt)
+        elif isinstance(value, bool):
+            ws.write_string(row, col, str(value), fmt)
+        elif isinstance(value, (int, float)):
+            ws.write_number(row, col, value, fmt)
+        elif isinstance(value, (dt.date, dt.datetime)):
+            ws.write_datetime(row, col, value if isinstance(value, dt.datetime) else
+                              dt.datetime(value.year, value.month, value.day), fmt)
+        else:
+            # School text is always text, never a formula.
+            ws.write_string(row, col, str(value), fmt)
+
+    # sections ------------------------------------------------------------
+    def _section_sheet(self, section: Section) -> tuple[str, list[str], int]:
+        """Write one section sheet; return (sheet, required answer refs, empty required count now)."""
+        ws = self._sheet(section.sheet, [(1, 9), (2, 58), (3, 22), (4, 30)] if not section.matrix else
+                         [(1, 6), (2, 58), (3, 10), (4, 10), (5, 10), (6, 10), (7, 8), (8, 18)])
+        ws.write_string(1, 1, section.title, self.f_title)
+        ws.write_string(2, 1, f"{self.school.name}（{self.school.type}）", self.f_sub)
+        ws.merge_range(3, 1, 3, 4 if not section.matrix else 8, section.intro, self.f_text)
+        ws.set_row(3, 15 * max(2, len(section.intro) // 60 + 1))
+        if section.matrix:
+            return self._matrix_sheet(ws, section)
+        ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
+        row = 5
+        heads = ("番号", "項目", "回答", "目標・単位・補足")
+        for c, h in enumerate(heads, start=1):
+            ws.write_string(row, c, h, self.f_head)
+        ws.repeat_rows(row, row)
+        ws.freeze_panes(row + 1, 0)
+        row += 1
+        refs, empty = [], 0
+        number = 0
+        for item in (i for i in self.items if i.section == section.id):
+            number += 1
+            ws.write_string(row, KEY_COL, item.id, self.f_key)
+            ws.write_string(row, 1, item.plan_ref or str(number), self.f_ref)
+            ws.write_string(row, 2, item.label, self.f_label)
+            self._answer_cell(ws, section.sheet, row, ANSWER_COL, item)
+            notes = []
+            if item.target is not None:
+                notes.append(f"目標: {item.target.describe()}")
+            if item.unit and item.type == "integer":
+                notes.append(f"単位: {item.unit}")
+            if item.hint and item.type != "text":
+                notes.append(item.hint)
+            if not item.required and item.is_input:
+                notes.append("任意")
+            ws.write_string(row, 4, "　".join(notes), self.f_note)
+            lines = max(1, len(item.label) // 30 + 1)
+            if item.type == "text" and item.max_length and item.max_length > 200:
+                ws.set_row(row, 120)
+            else:
+                ws.set_row(row, max(20, 14 * lines))
+            if item.required and item.is_input:
+                refs.append(f"'{section.sheet}'!{xl_rowcol_to_cell(row, ANSWER_COL)}")
+                empty += self.answers.get(item.id) in (None, "")
+            row += 1
+        return section.sheet, refs, empty
+
+    def _matrix_sheet(self, ws, section: Section):
+        m = section.matrix
+        sheet = section.sheet
+        row = 5
+        teachers_cell = f"q_{m.sum_equals}" if m.sum_equals else None
+        if teachers_cell and m.sum_equals in self.item_ids:
+            ws.write_string(row, 2, "教員数（表紙で入力した人数）", self.f_label)
+            teachers = self.answers.get(m.sum_equals)
+            ws.write_formula(row, 3, f"=IF({teachers_cell}=\"\",\"未入力\",{teachers_cell})", self.f_count,
+                             teachers if teachers not in (None, "") else "未入力")
+            row += 2
+        ws.write_string(row, 1, "番号", self.f_head)
+        ws.write_string(row, 2, "項目", self.f_head)
+        first_col = ANSWER_COL
+        for k, col in enumerate(m.columns):
+            ws.write_string(row, first_col + k, f"{col.label}\n（人）", self.f_head)
+            ws.write_string(KEY_ROW, first_col + k, col.key, self.f_key)
+        total_col = first_col + len(m.columns)
+        ws.write_string(row, total_col, "合計", self.f_head)
+        ws.write_string(row, total_col + 1, "点検", self.f_head)
+        ws.set_row(row, 30)
+        ws.repeat_rows(row, row)
+        ws.freeze_panes(row + 1, 0)
+        row += 1
+        refs, empty = [], 0
+        category = None
+        for mrow in m.rows:
+            if mrow.category != category:
+                category = mrow.category
+                ws.merge_range(row, 1, row, total_col + 1, f"{category}　{m.categories[category].title}", self.f_sub)
+                row += 1
+            ws.write_string(row, KEY_COL, f"{m.id_prefix}_{mrow.key}", self.f_key)
+            ws.write_string(row, 1, f"{mrow.key[0].upper()}-{mrow.key[1:]}", self.f_ref)
+            ws.write_string(row, 2, mrow.label, self.f_label)
+            ws.set_row(row, max(30, 14 * (len(mrow.label) // 30 + 1)))
+            values = []
+            for k, col in enumerate(m.columns):
+                item = self.d.item(m.item_id(mrow.key, col.key))
+                self._answer_cell(ws, sheet, row, first_col + k, item)
+                refs.append(f"'{sheet}'!{xl_rowcol_to_cell(row, first_col + k)}")
+                v = self.answers.get(item.id)
+                empty += v in (None, "")
+                values.append(v)
+            rng = f"{xl_rowcol_to_cell(row, first_col)}:{xl_rowcol_to_cell(row, total_col - 1)}"
+            numeric = [v for v in values if isinstance(v, (int, float))]
+            ws.write_formula(row, total_col, f"=SUM({rng})", self.f_count, sum(numeric))
+            if teachers_cell:
+                ws.write_formula(row, total_col + 1,
+                                 f"=IF(COUNT({rng})=0,\"\",IF({xl_rowcol_to_cell(row, total_col)}={teachers_cell},\"OK\",\"合計が教員数と違います\"))",
+                                 self.f_alert, "")
+            row += 1
+        return sheet, refs, empty
+
+    # cover -----------------------------------------------------------------
+    def _cover(self, status_rows: list[tuple[str, list[str], int]]):
+        s = self.d.survey
+        section = self.d.sections[0]
+        ws = self.wb.get_worksheet_by_name(section.sheet)
+        ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
+        ws.write_string(1, 1, f"{s.fiscal_year_label} {s.title}", self.f_title)
+        ws.write_string(2, 1, f"{self.school.name}（{self.school.type}）" + ("　差戻し版" if self.kind == "差戻し" else ""), self.f_sub)
+        ws.write_string(3, 1, "提出期限", self.f_label)
+        ws.merge_range(3, 2, 3, 4, era_date(s.deadline), self.f_alert)
+        contact = "　".join(x for x in (s.contact.office, s.contact.person, f"電話 {s.contact.phone}" if s.contact.phone else "",
+                                        s.contact.email) if x)
+        ws.write_string(4, 1, "問い合わせ先", self.f_label)
+        ws.merge_range(4, 2, 4, 4, contact, self.f_text)
+        ws.write_string(5, 1, "計画", self.f_label)
+        ws.merge_range(5, 2, 5, 4, s.plan_title, self.f_text)
+        row = 7
+        ws.write_string(row, 1, "記入要領", self.f_sub)
+        row += 1
+        for n, line in enumerate(s.instructions, start=1):
+            ws.write_string(row, 1, f"{n}.", self.f_ref)
+            ws.merge_range(row, 2, row, 4, line, self.f_text)
+            ws.set_row(row, 28)
+            row += 1
+        row += 1
+        ws.write_string(row, 1, "回答状況（入力すると自動で更新されます）", self.f_sub)
+        row += 1
+        ws.write_string(row, 2, "シート", self.f_head)
+        ws.write_string(row, 3, "未回答の数", self.f_head)
+        row += 1
+        total_refs = []
+        for sheet, refs, empty in status_rows:
+            if not refs:
+                continue
+            ws.write_url(row, 2, f"internal:'{sheet}'!A1", self.f_link, sheet)
+            formula = f"={len(refs)}-COUNTA({','.join(refs)})" if len(refs) < 250 else \
+                "=" + "+".join(f"(1-COUNTA({r}))" for r in refs)
+            ws.write_formula(row, 3, formula, self.f_count, empty)
+            total_refs.append((xl_rowcol_to_cell(row, 3), empty))
+            row += 1
+        ws.write_string(row, 2, "合計", self.f_head)
+        total = sum(e for _, e in total_refs)
+        ws.write_formula(row, 3, "=" + "+".join(c for c, _ in total_refs), self.f_count, total)
+        total_cell = xl_rowcol_to_cell(row, 3)
+        row += 1
+        ws.merge_range(row, 2, row, 4, "", self.f_alert)
+        ws.write_formula(row, 2, f"=IF({total_cell}=0,\"すべて回答済みです。このまま提出できます。\",\"未回答があと \"&{total_cell}&\" 件あります。\")",
+                         self.f_alert, "すべて回答済みです。このまま提出できます。" if total == 0 else f"未回答があと {total} 件あります。")
+        return ws, row + 2
+
+    def _cover_items(self, ws, row: int, section: Section):
+        ws.write_string(row, 1, section.title, self.f_sub)
+        row += 1
+        for c, h in enumerate(("", "項目", "回答", "補足"), start=1):
+            ws.write_string(row, c, h, self.f_head)
+        row += 1
+        refs, empty = [], 0
+        for item in (i for i in self.items if i.section == section.id):
+            ws.write_string(row, KEY_COL, item.id, self.f_key)
+            ws.write_string(row, 2, item.label, self.f_label)
+            self._answer_cell(ws, section.sheet, row, ANSWER_COL, item)
+            note = "（入力済み・変更できません）" if item.prefill else (item.hint or "") + ("" if item.required else "　任意")
+            ws.write_string(row, 4, note.strip("　"), self.f_note)
+            ws.set_row(row, 20)
+            if item.required and item.is_input:
+                refs.append(f"'{section.sheet}'!{xl_rowcol_to_cell(row, ANSWER_COL)}")
+                empty += self.answers.get(item.id) in (None, "")
+            row += 1
+        return section.sheet, refs, empty
+
+    # lists, notes, meta ------------------------------------------------------
+    def _lists_sheet(self):
+        used = {self.d.choice_lists[i.choices].range_name for i in self.items if i.type == "choice"} - {None}
+        ws = self.wb.add_worksheet(SHEET_LISTS)
+        col = 0
+        for name, cl in self.d.choice_lists.items():
+            if cl.range_name not in used:
+                continue
+            for r, option in enumerate(cl.options):
+                ws.write_string(r, col, option)
+            self.wb.define_name(cl.range_name, f"='{SHEET_LISTS}'!{xl_rowcol_to_cell(0, col, True, True)}:"
+                                               f"{xl_rowcol_to_cell(len(cl.options) - 1, col, True, True)}")
+            col += 1
+        ws.protect()
+        ws.hide()
+
+    def _notes_sheet(self):
+        ws = self.wb.add_worksheet(SHEET_NOTES)
+        ws.set_column(0, 0, 6)
+        ws.set_column(1, 1, 12)
+        ws.set_column(2, 2, 10)
+        ws.set_column(3, 3, 8)
+        ws.set_column(4, 4, 80)
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.set_header(f"&R&9{_header_text(self.school.name)}")
+        ws.set_footer("&C&9&P / &N")
+        ws.write_string(0, 0, f"{self.school.name} への確認事項（{len(self.notes)}件）", self.f_title)
+        ws.merge_range(1, 0, 1, 4, "赤い枠のセルを直して保存し、このファイルをそのまま返信してください。"
+                                   "【確認】は誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。", self.f_text)
+        ws.set_row(1, 30)
+        for c, h in enumerate(("No.", "シート", "セル", "区分", "内容")):
+            ws.write_string(3, c, h, self.f_head)
+        ws.repeat_rows(3, 3)
+        for n, note in enumerate(self.notes, start=1):
+            r = 3 + n
+            ws.write_number(r, 0, n, self.f_ref)
+            ws.write_string(r, 1, note.sheet, self.f_label)
+            if note.sheet and note.cell and note.sheet in {s.sheet for s in self.d.sections}:
+                ws.write_url(r, 2, f"internal:'{note.sheet}'!{note.cell}", self.f_link, note.cell)
+            else:
+                ws.write_string(r, 2, note.cell, self.f_label)
+            ws.write_string(r, 3, {"error": "エラー", "query": "確認"}.get(note.severity, "参考"), self.f_ref)
+            ws.write_string(r, 4, note.message, self.f_label)
+            ws.set_row(r, max(20, 14 * (len(note.message) // 55 + 1)))
+        ws.protect()
+        ws.activate()
+
+    def _meta_sheet(self):
+        ws = self.wb.add_worksheet(SHEET_META)
+        values = {
+            "survey_id": self.d.survey.id,
+            "fiscal_year": str(self.d.survey.fiscal_year),
+            "template_version": self.d.survey.template_version,
+            "school_code": self.school.code,
+            "school_name": self.school.name,
+            "school_type": self.school.type,
+            "flags": ",".join(sorted(self.school.flags)),
+            "kind": self.kind,
+            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+            "definition_digest": self.d.digest,
+            "fingerprint": self.d.fingerprint(self.school.code),
+        }
+        for r, key in enumerate(META_KEYS):
+            ws.write_string(r, 0, key)
+            ws.write_string(r, 1, values[key])
+        ws.protect()
+        ws.very_hidden()
+
+    # whole workbook ----------------------------------------------------------
+    def build(self) -> bytes:
+        if self.kind == "差戻し":
+            self._notes_sheet()
+        cover_section = self.d.sections[0]
+        cover_ws = self._sheet(cover_section.sheet, [(1, 14), (2, 40), (3, 26), (4, 36)])
+        status_rows = []
+        for section in self.d.sections[1:]:
+            if any(i.section == section.id for i in self.items):
+                status_rows.append(self._section_sheet(section))
+        # The cover's own items come after its status block, whose size depends only on the sheets.
+        rows_needed = len(self.d.survey.instructions) + len(status_rows) + 15
+        cover_status = self._cover_items(cover_ws, rows_needed, cover_section)
+        self._cover([cover_status] + status_rows)
+        if self.kind != "差戻し":
+            cover_ws.activate()
+        self._lists_sheet()
+        self._meta_sheet()
+        self.wb.set_properties({
+            "title": f"{self.d.survey.fiscal_year_label} {self.d.survey.title}",
+            "subject": self.school.name,
+            "author": self.d.survey.contact.office,
+            "company": "仙台市教育委員会",
+            "created": self.generated_at.astimezone(dt.timezone.utc).replace(tzinfo=None),
+            "comments": f"{self.d.survey.id} {self.d.survey.template_version}",
+        })
+        self.wb.set_calc_mode("auto")
+        self.wb.close()
+        return self.buf.getvalue()
+
+
+def build_template(definition: Definition, school: School, *, generated_at: dt.datetime | None = None,
+                   answers: Mapping[str, object] | None = None, notes: Sequence[Note] | None = None) -> Template:
+    """One school's workbook as bytes. With `notes` (may be empty) it is that school's 差戻し workbook."""
+    generated_at = generated_at or dt.datetime.now().astimezone()
+    builder = _Builder(definition, school, generated_at, answers, notes)
+    content = builder.build()
+    name = template_filename(school) if notes is None else safe_filename(f"{school.code}_{school.name}_差戻し")
+    return Template(school, name, content, tuple(builder.placements))
+
+
+# ------------------------------------------------------------------ edge: files and CLI
+
+
+def write_templates(definition: Definition, schools: Sequence[School], out_dir: Path, *, progress: bool = True) -> list[Path]:
+    """Write every school's template into out_dir (created if needed); return the paths."""
+    from tqdm import tqdm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generated_at = dt.datetime.now().astimezone()
+    paths = []
+    for school in tqdm(schools, desc="調査票を作成", unit="校", disable=not progress, file=sys.stderr):
+        t = build_template(definition, school, generated_at=generated_at)
+        path = out_dir / t.filename
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(t.content)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def main(args) -> int:
+    from .cli import load_inputs
+
+    definition, roster = load_inputs(args)
+    started = time.perf_counter()
+    paths = write_templates(definition, roster.schools, args.out)
+    elapsed = time.perf_counter() - started
+    print(f"{len(paths)}校分の調査票を作成しました（{elapsed:.1f}秒）。")
+    print(f"出力先: {args.out}")
+    return 0
