@@ -1,0 +1,681 @@
+"""Score validated answers against the plan: pure functions from tidy frames to a `Scores` record.
+
+Everything is derived from the survey definition (items, choices, targets, KPI table, checklist);
+no question text or target value lives here. Rules decided here (documented for the board):
+
+- A rate is 100·numerator/denominator rounded half-up to 1 decimal with `decimal` (2/3 -> 66.7).
+  A rate exactly equal to its target is met. With no respondents the rate and `met` are empty.
+- A figure is 暫定 (provisional) when its respondents are under 80 % of the roster schools it
+  concerns (the schools of that type, and flag, the item applies to). No schools concerned -> 暫定.
+- Action items (□): share of the applicable schools that answered whose answer meets the item's
+  target (`Target.is_met`); every answer outside the target counts as not met (incl. 該当なし).
+- Teacher checklist: teachers at the positive levels (できる・ややできる) ÷ all teachers rated,
+  summed over schools (weighted by teachers), per item and per category.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .definition import Definition, Item
+from .problems import SEVERITY_JA, SEVERITY_ORDER
+from .roster import Roster, School
+
+if TYPE_CHECKING:  # history imports nothing from here at run time; avoid a cycle anyway
+    from .history import History
+
+ALL = "全体"
+PROVISIONAL_BELOW = Decimal("0.8")  # coverage under 80 % of the schools concerned -> 暫定
+SMALL_N = 5  # the report never shows on its own a figure describing fewer schools/teachers than this
+KPI_COLUMNS = ["kpi_id", "school_type", "respondents", "meeting", "rate", "baseline", "target",
+               "national_target", "met"]
+NO_WARD = "（区の記載なし）"
+
+
+# ---------------------------------------------------------------- small numeric helpers
+
+
+def _dec(x) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def rate_1dp(numerator: int, denominator: int) -> float | None:
+    """100·n/d rounded half-up to 1 decimal (never banker's rounding); None when d is 0."""
+    if not denominator:
+        return None
+    q = (Decimal(100) * Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return float(q)
+
+
+def round_half_up(x, places: int = 1) -> float | None:
+    if x is None or (isinstance(x, float) and x != x):
+        return None
+    return float(_dec(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+
+
+def diff_pt(a, b) -> float | None:
+    """a − b in points, exact to 1 decimal (avoids 48.4 − 55 = −6.6000000000000014)."""
+    if a is None or b is None or (isinstance(a, float) and a != a) or (isinstance(b, float) and b != b):
+        return None
+    return float((_dec(a) - _dec(b)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def at_least(rate, target) -> bool | None:
+    if rate is None or (isinstance(rate, float) and rate != rate):
+        return None
+    return _dec(rate) >= _dec(target)
+
+
+def is_provisional(respondents: int, concerned: int) -> bool:
+    return concerned == 0 or Decimal(respondents) < PROVISIONAL_BELOW * Decimal(concerned)
+
+
+def reiwa_label(fiscal_year: int) -> str:
+    """令和N年度 for a fiscal year (令和元年 = 2019)."""
+    n = fiscal_year - 2018
+    return f"令和{'元' if n == 1 else n}年度" if n >= 1 else f"{fiscal_year}年度"
+
+
+def kpi_mark(kpi) -> str:
+    """The circled scene number of a KPI (①…) taken from its short label, else the short label."""
+    first = kpi.short[:1]
+    return first if first and "CIRCLED" in unicodedata.name(first, "") else kpi.short
+
+
+# ---------------------------------------------------------------- coercion of answers
+
+
+def coerce(item: Item, value, definition: Definition):
+    """Typed value of an answer, or None when empty or unusable (e.g. a choice not in the list).
+
+    Robust to everything arriving as str (responses.csv read back) and to pandas NA.
+    """
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if item.type == "integer":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        try:
+            d = Decimal(str(value).strip())
+        except InvalidOperation:
+            return None
+        if d != d.to_integral_value():
+            return None
+        return int(d)
+    if item.type == "date":
+        if isinstance(value, (dt.date, dt.datetime)):
+            return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+        text = str(value).strip()
+        return text[:10] if text else None
+    text = str(value)
+    if item.type == "choice":
+        text = text.strip()
+        return text if text in definition.choices_of(item) else None
+    return text if text.strip() else None
+
+
+def tidy_answers(definition: Definition, responses: pd.DataFrame, submitted: set[str]) -> dict[str, dict]:
+    """{school_code: {item_id: typed value}} for submitted schools, known items, usable values."""
+    out: dict[str, dict] = {}
+    if responses is None or responses.empty:
+        return out
+    by_id = definition.by_id
+    for code, item_id, value in zip(responses["school_code"].astype(str), responses["item_id"].astype(str),
+                                    responses["value"]):
+        if code not in submitted or item_id not in by_id:
+            continue
+        v = coerce(by_id[item_id], value, definition)
+        if v is not None:
+            out.setdefault(code, {})[item_id] = v
+    return out
+
+
+# ---------------------------------------------------------------- the result record
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """Everything the renderers need; frames use item ids and Japanese school types as keys."""
+
+    fiscal_year: int
+    schools: pd.DataFrame  # one row per roster school: status, file, ward, problem counts
+    coverage: pd.DataFrame  # per school type + 全体: 対象校, 提出, 無効, 未提出, 回収率, 暫定
+    kpi: pd.DataFrame  # KPI × 小学校/中学校 with differences, coverage, 暫定
+    kpi_ward: pd.DataFrame  # KPI × school type × 区
+    own_targets: pd.DataFrame  # high schools: one row per school × scene
+    own_target_summary: pd.DataFrame  # per school type + 全体: targets set, met, share
+    actions: pd.DataFrame  # action item × school type (+ 全体)
+    action_policies: pd.DataFrame  # 基本方針 × scope: pooled share of (school, item) targets met
+    checklist_items: pd.DataFrame  # checklist row × scope
+    checklist_categories: pd.DataFrame  # category × scope, with the national figure
+    environment: pd.DataFrame  # environment item × scope (sums, means, breakdowns, met shares)
+    environment_ratios: pd.DataFrame  # derived figures: pupils per working device, share out of order
+    per_school: pd.DataFrame  # one row per roster school, one column per item id (typed values)
+    sources: dict  # item_id -> most common "sheet!cell" among the files
+    data: pd.DataFrame  # long format: one row per answer with labels and provenance
+    problems: pd.DataFrame
+    problem_counts: pd.DataFrame  # severity × code counts
+    ledger: pd.DataFrame
+    trend: pd.DataFrame  # KPI rate per fiscal year present (plan's R6 seeds the year before)
+    highlights: dict = field(default_factory=dict)  # largest gaps/gains for まとめ, from the numbers
+
+    def kpi_frame(self) -> pd.DataFrame:
+        """Exactly the kpi.csv columns and rows of CONTRACT.md; met 'true'/'false', empty without respondents."""
+        df = self.kpi[["kpi_id", "school_type", "respondents", "meeting", "rate", "baseline", "target",
+                       "national_target", "met"]].copy()
+        df["met"] = [("" if m is None or m != m else ("true" if m else "false")) for m in df["met"]]
+        df["rate"] = pd.to_numeric(df["rate"], errors="coerce").astype("float64")
+        return df.reset_index(drop=True)
+
+    @property
+    def previous_years(self) -> list[int]:
+        return sorted(int(y) for y in self.trend["fiscal_year"].unique() if int(y) < self.fiscal_year)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score(definition: Definition, roster: Roster, schools: pd.DataFrame, responses: pd.DataFrame,
+          problems: pd.DataFrame, ledger: pd.DataFrame, previous: "History | None" = None) -> Scores:
+    """Validated answers -> scores against the plan (no file I/O)."""
+    status = _school_status(roster, schools)
+    submitted = {c for c, s in status.items() if s == "submitted"}
+    answers = tidy_answers(definition, responses, submitted)
+    ctx = _Ctx(definition, roster, status, answers)
+
+    kpi = _kpi(ctx)
+    problems = _frame(problems, ["file", "school_code", "sheet", "cell", "item_id", "value", "code", "severity",
+                                 "message"])
+    ledger = _frame(ledger, ["file", "sha256", "school_code", "status", "reason"])
+    own, own_summary = _own_targets(ctx)
+    actions = _actions(ctx)
+    cl_items, cl_cats = _checklist(ctx)
+    env, env_ratios = _environment(ctx)
+    per_school, sources, data = _per_school(ctx, schools, responses)
+    scores = Scores(
+        fiscal_year=definition.survey.fiscal_year,
+        schools=_schools_frame(ctx, schools, problems),
+        coverage=_coverage(ctx),
+        kpi=kpi,
+        kpi_ward=_kpi_ward(ctx),
+        own_targets=own,
+        own_target_summary=own_summary,
+        actions=actions,
+        action_policies=_action_policies(ctx, actions),
+        checklist_items=cl_items,
+        checklist_categories=cl_cats,
+        environment=env,
+        environment_ratios=env_ratios,
+        per_school=per_school,
+        sources=sources,
+        data=data,
+        problems=problems,
+        problem_counts=_problem_counts(problems),
+        ledger=ledger,
+        trend=_trend(definition, kpi, previous),
+    )
+    object.__setattr__(scores, "highlights", _highlights(definition, scores))
+    return scores
+
+
+@dataclass
+class _Ctx:
+    d: Definition
+    roster: Roster
+    status: dict[str, str]
+    answers: dict[str, dict]
+
+    def types(self) -> list[str]:
+        """The definition's school types that occur in the roster, in the definition's order."""
+        present = {s.type for s in self.roster.schools}
+        return [t for t in self.d.school_types if t in present]
+
+    def concerned(self, item: Item, school_type: str | None = None, ward: str | None = None) -> list[School]:
+        return [s for s in self.roster.schools
+                if (school_type is None or s.type == school_type)
+                and (ward is None or (s.ward or NO_WARD) == ward)
+                and item.applies(s.type, s.flags)]
+
+    def answer(self, school: School, item_id: str):
+        return self.answers.get(school.code, {}).get(item_id)
+
+
+def _frame(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    if df is None:
+        return pd.DataFrame(columns=columns)
+    df = df.copy()
+    for c in columns:
+        if c not in df.columns:
+            df[c] = ""
+    return df.fillna("").astype({c: str for c in columns}).reset_index(drop=True)
+
+
+def _school_status(roster: Roster, schools: pd.DataFrame) -> dict[str, str]:
+    given = {}
+    if schools is not None and not schools.empty:
+        given = dict(zip(schools["school_code"].astype(str), schools["status"].astype(str)))
+    # A roster school absent from schools.csv never silently disappears: it counts as missing.
+    return {s.code: given.get(s.code, "missing") for s in roster.schools}
+
+
+def _schools_frame(ctx: _Ctx, schools: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    files = {}
+    if schools is not None and not schools.empty and "file" in schools.columns:
+        files = dict(zip(schools["school_code"].astype(str), schools["file"].fillna("").astype(str)))
+    counts = problems.groupby(["school_code", "severity"]).size() if not problems.empty else pd.Series(dtype=int)
+    rows = []
+    for s in ctx.roster.schools:
+        rows.append({
+            "school_code": s.code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
+            "status": ctx.status[s.code], "file": files.get(s.code, ""),
+            **{f"n_{sev}": int(counts.get((s.code, sev), 0)) for sev in ("error", "query", "warning")},
+        })
+    return pd.DataFrame(rows, columns=["school_code", "school_name", "school_type", "ward", "status", "file",
+                                       "n_error", "n_query", "n_warning"])
+
+
+def _coverage(ctx: _Ctx) -> pd.DataFrame:
+    rows = []
+    for t in ctx.types() + [ALL]:
+        group = [s for s in ctx.roster.schools if t == ALL or s.type == t]
+        n = len(group)
+        sub = sum(ctx.status[s.code] == "submitted" for s in group)
+        inv = sum(ctx.status[s.code] == "invalid" for s in group)
+        rows.append({"school_type": t, "schools": n, "submitted": sub, "invalid": inv,
+                     "missing": n - sub - inv, "rate": rate_1dp(sub, n), "provisional": is_provisional(sub, n)})
+    return pd.DataFrame(rows)
+
+
+def _kpi_cell(ctx: _Ctx, kpi, item: Item, group: list[School]) -> dict:
+    meeting_set = set(ctx.d.kpi_table.meeting)
+    answered = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
+    answered = [a for a in answered if a is not None]
+    meeting = sum(a in meeting_set for a in answered)
+    return {"respondents": len(answered), "meeting": meeting, "rate": rate_1dp(meeting, len(answered)),
+            "concerned": len(group), "coverage": rate_1dp(len(answered), len(group)),
+            "provisional": is_provisional(len(answered), len(group))}
+
+
+def _kpi(ctx: _Ctx) -> pd.DataFrame:
+    rows = []
+    for kpi in ctx.d.kpi_table.kpis:
+        item = ctx.d.by_id[kpi.item]
+        for t, v in kpi.values.items():
+            cell = _kpi_cell(ctx, kpi, item, ctx.concerned(item, t))
+            met = at_least(cell["rate"], v.target)
+            rows.append({
+                "kpi_id": kpi.id, "school_type": t, **{k: cell[k] for k in ("respondents", "meeting", "rate")},
+                "baseline": float(v.baseline), "target": float(v.target), "national_target": float(v.national),
+                "met": met, "diff_target": diff_pt(cell["rate"], v.target),
+                "diff_baseline": diff_pt(cell["rate"], v.baseline), "diff_national": diff_pt(cell["rate"], v.national),
+                "concerned": cell["concerned"], "coverage": cell["coverage"], "provisional": cell["provisional"],
+                "short": kpi.short, "label": kpi.label, "mark": kpi_mark(kpi),
+            })
+    return pd.DataFrame(rows)
+
+
+def _kpi_ward(ctx: _Ctx) -> pd.DataFrame:
+    wards = list(ctx.d.wards) + sorted({s.ward or NO_WARD for s in ctx.roster.schools} - set(ctx.d.wards))
+    rows = []
+    for kpi in ctx.d.kpi_table.kpis:
+        item = ctx.d.by_id[kpi.item]
+        for t, v in kpi.values.items():
+            for w in wards:
+                group = ctx.concerned(item, t, w)
+                if not group:
+                    continue
+                cell = _kpi_cell(ctx, kpi, item, group)
+                rows.append({"kpi_id": kpi.id, "short": kpi.short, "school_type": t, "ward": w, **cell,
+                             "target": float(v.target), "met": at_least(cell["rate"], v.target),
+                             "diff_target": diff_pt(cell["rate"], v.target)})
+    return pd.DataFrame(rows, columns=["kpi_id", "short", "school_type", "ward", "respondents", "meeting", "rate",
+                                       "concerned", "coverage", "provisional", "target", "met", "diff_target"])
+
+
+def choice_rank(definition: Definition, item: Item, value) -> int | None:
+    """0 for the first (most frequent) choice; None when not a choice."""
+    options = definition.choices_of(item)
+    return options.index(value) if value in options else None
+
+
+def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
+    kt = ctx.d.kpi_table
+    rows = []
+    for s in ctx.roster.schools:
+        if s.type not in kt.own_target_types:
+            continue
+        for kpi in kt.kpis:
+            if not kpi.own_target_item:
+                continue
+            item = ctx.d.by_id[kpi.item]
+            answer, target = ctx.answer(s, kpi.item), ctx.answer(s, kpi.own_target_item)
+            ra, rt = choice_rank(ctx.d, item, answer), choice_rank(ctx.d, ctx.d.by_id[kpi.own_target_item], target)
+            met = None if ra is None or rt is None else ra <= rt  # lower rank = more frequent
+            rows.append({"school_code": s.code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
+                         "status": ctx.status[s.code], "kpi_id": kpi.id, "short": kpi.short, "mark": kpi_mark(kpi),
+                         "answer": answer, "own_target": target, "met": met,
+                         "steps_short": None if met is None else max(0, ra - rt)})
+    own = pd.DataFrame(rows, columns=["school_code", "school_name", "school_type", "ward", "status", "kpi_id", "short",
+                                      "mark", "answer", "own_target", "met", "steps_short"])
+    summary = []
+    for t in [t for t in ctx.types() if t in kt.own_target_types] + [ALL]:
+        sub = own if t == ALL else own[own["school_type"] == t]
+        schools = [s for s in ctx.roster.schools if s.type in kt.own_target_types and (t == ALL or s.type == t)]
+        if not schools:
+            continue
+        judged = sub[sub["met"].notna()]
+        n_met = int(judged["met"].astype(bool).sum())
+        answering = judged["school_code"].nunique()
+        summary.append({"school_type": t, "schools": len(schools), "respondents": int(answering),
+                        "targets": len(judged), "met": n_met, "rate": rate_1dp(n_met, len(judged)),
+                        "provisional": is_provisional(answering, len(schools))})
+    return own, pd.DataFrame(summary, columns=["school_type", "schools", "respondents", "targets", "met", "rate",
+                                               "provisional"])
+
+
+def _breakdown(ctx: _Ctx, item: Item, values: list) -> str:
+    """'実施済み 12・実施中 3・…' in the definition's choice order (choices with 0 are left out)."""
+    counts = {o: 0 for o in ctx.d.choices_of(item)}
+    for v in values:
+        if v in counts:
+            counts[v] += 1
+    return "・".join(f"{o} {n}" for o, n in counts.items() if n)
+
+
+def _actions(ctx: _Ctx) -> pd.DataFrame:
+    d = ctx.d
+    rows = []
+    for item in d.action_items():
+        measure = d.measure_of(item.plan_ref)
+        policy = d.policy_of(item.plan_ref)
+        pol = d.policies.get(policy)
+        for t in ctx.types() + [ALL]:
+            group = ctx.concerned(item, None if t == ALL else t)
+            if not group:
+                continue  # the item does not apply to this school type
+            values = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
+            values = [v for v in values if v is not None]
+            met = sum(bool(item.target.is_met(v)) for v in values)
+            rows.append({
+                "item_id": item.id, "plan_ref": item.plan_ref, "goal": item.goal or "", "policy": policy,
+                "policy_title": pol.title if pol else "", "measure": measure,
+                "measure_title": pol.measures.get(measure, "") if pol else "",
+                "action_title": d.actions.get(item.plan_ref, ""), "label": item.label,
+                "target": item.target.describe(), "school_type": t, "concerned": len(group),
+                "respondents": len(values), "met": met, "rate": rate_1dp(met, len(values)),
+                "provisional": is_provisional(len(values), len(group)),
+                "breakdown": _breakdown(ctx, item, values) if item.type == "choice" else _int_summary(values),
+                "section": item.section,
+            })
+    return pd.DataFrame(rows, columns=["item_id", "plan_ref", "goal", "policy", "policy_title", "measure",
+                                       "measure_title", "action_title", "label", "target", "school_type", "concerned",
+                                       "respondents", "met", "rate", "provisional", "breakdown", "section"])
+
+
+def _int_summary(values: list) -> str:
+    if not values:
+        return ""
+    mean = round_half_up(Decimal(sum(values)) / Decimal(len(values)), 1)
+    return f"平均 {mean:.1f}・最小 {min(values)}・最大 {max(values)}"
+
+
+def _action_policies(ctx: _Ctx, actions: pd.DataFrame) -> pd.DataFrame:
+    """Per 基本方針 and scope: (school, item) pairs meeting the target ÷ pairs answered."""
+    rows = []
+    for policy, pol in ctx.d.policies.items():
+        sub = actions[actions["policy"] == policy]
+        if sub.empty:
+            continue
+        for t in ctx.types() + [ALL]:
+            s = sub[sub["school_type"] == t]
+            if s.empty:
+                continue
+            met, resp, conc = int(s["met"].sum()), int(s["respondents"].sum()), int(s["concerned"].sum())
+            rows.append({"policy": policy, "policy_title": pol.title, "school_type": t, "items": len(s),
+                         "respondents": resp, "met": met, "rate": rate_1dp(met, resp),
+                         "provisional": is_provisional(resp, conc)})
+    return pd.DataFrame(rows, columns=["policy", "policy_title", "school_type", "items", "respondents", "met", "rate",
+                                       "provisional"])
+
+
+def _checklist(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
+    m = ctx.d.matrix
+    item_cols = ["row", "category", "label", "verified", "school_type", "schools", "teachers", "positive", "rate",
+                 "provisional"]
+    cat_cols = ["category", "title", "school_type", "schools", "teachers", "rated", "positive", "rate",
+                "national_r6", "diff_national", "provisional"]
+    if m is None:
+        return pd.DataFrame(columns=item_cols), pd.DataFrame(columns=cat_cols)
+    teachers_item = m.sum_equals
+    item_rows, cat_rows = [], []
+    for t in ctx.types() + [ALL]:
+        group = [s for s in ctx.roster.schools if t == ALL or s.type == t]
+        answering = [s for s in group if ctx.status[s.code] == "submitted"
+                     and any(ctx.answer(s, m.item_id(r.key, c.key)) is not None for r in m.rows for c in m.columns)]
+        n_teachers = sum(ctx.answer(s, teachers_item) or 0 for s in answering) if teachers_item else None
+        per_row: dict[str, tuple[int, int]] = {}
+        for r in m.rows:
+            pos = tot = 0
+            for s in answering:
+                for c in m.columns:
+                    v = ctx.answer(s, m.item_id(r.key, c.key)) or 0
+                    tot += v
+                    pos += v if c.key in m.positive else 0
+            per_row[r.key] = (pos, tot)
+            item_rows.append({"row": r.key, "category": r.category, "label": r.label, "verified": r.verified,
+                              "school_type": t, "schools": len(answering), "teachers": tot, "positive": pos,
+                              "rate": rate_1dp(pos, tot), "provisional": is_provisional(len(answering), len(group))})
+        for key, cat in m.categories.items():
+            rows_in = [r.key for r in m.rows if r.category == key]
+            pos = sum(per_row[k][0] for k in rows_in)
+            tot = sum(per_row[k][1] for k in rows_in)
+            rate = rate_1dp(pos, tot)
+            cat_rows.append({"category": key, "title": cat.title, "school_type": t, "schools": len(answering),
+                             "teachers": n_teachers, "rated": tot, "positive": pos, "rate": rate,
+                             "national_r6": cat.national_r6,
+                             "diff_national": diff_pt(rate, cat.national_r6) if cat.national_r6 is not None else None,
+                             "provisional": is_provisional(len(answering), len(group))})
+    return pd.DataFrame(item_rows, columns=item_cols), pd.DataFrame(cat_rows, columns=cat_cols)
+
+
+def _environment_section(d: Definition):
+    """The section holding the pupils' device count (a CONTRACT item id), wherever the definition puts it."""
+    return next((s for s in d.sections if any(i.id == "devices_pupil" for i in s.items)), None)
+
+
+# Derived environment figures (key, label, decimals, unit) from the CONTRACT item ids students,
+# devices_pupil and devices_broken; a working device is one not out of order.
+ENV_RATIOS = (
+    ("pupils_per_device", "稼働端末1台あたりの児童生徒数", 2, "人"),
+    ("devices_per_pupil", "児童生徒1人あたりの稼働端末数", 2, "台"),
+    ("broken_share", "故障・修理中の端末の割合", 1, "%"),
+)
+
+
+def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
+    section = _environment_section(ctx.d)
+    env_cols = ["item_id", "label", "plan_ref", "type", "unit", "school_type", "concerned", "respondents", "sum",
+                "mean", "breakdown", "target", "met", "rate", "provisional"]
+    rows, ratios = [], []
+    items = [i for i in ctx.d.items if section is not None and i.section == section.id]
+    for t in ctx.types() + [ALL]:
+        for item in items:
+            group = ctx.concerned(item, None if t == ALL else t)
+            if not group:
+                continue
+            values = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
+            values = [v for v in values if v is not None]
+            row = {"item_id": item.id, "label": item.label, "plan_ref": item.plan_ref or "", "type": item.type,
+                   "unit": item.unit or "", "school_type": t, "concerned": len(group), "respondents": len(values),
+                   "sum": None, "mean": None, "breakdown": "", "target": item.target.describe() if item.target else "",
+                   "met": None, "rate": None, "provisional": is_provisional(len(values), len(group))}
+            if item.type == "integer":
+                row["sum"] = sum(values) if values else None
+                row["mean"] = round_half_up(Decimal(sum(values)) / Decimal(len(values)), 1) if values else None
+            elif item.type == "choice":
+                row["breakdown"] = _breakdown(ctx, item, values)
+            if item.target is not None:
+                row["met"] = sum(bool(item.target.is_met(v)) for v in values)
+                row["rate"] = rate_1dp(row["met"], len(values))
+            rows.append(row)
+        # Ratios over the schools that gave all three counts, so numerator and denominator match.
+        group = [s for s in ctx.roster.schools if (t == ALL or s.type == t)]
+        full = [s for s in group if ctx.status[s.code] == "submitted"
+                and all(ctx.answer(s, k) is not None for k in ("students", "devices_pupil", "devices_broken"))]
+        students = sum(ctx.answer(s, "students") for s in full)
+        pupil = sum(ctx.answer(s, "devices_pupil") for s in full)
+        broken = sum(ctx.answer(s, "devices_broken") for s in full)
+        working = pupil - broken
+        values = {
+            "pupils_per_device": (students, working, None if not working else
+                                  round_half_up(Decimal(students) / Decimal(working), 2)),
+            "devices_per_pupil": (working, students, None if not students else
+                                  round_half_up(Decimal(working) / Decimal(students), 2)),
+            "broken_share": (broken, pupil, rate_1dp(broken, pupil)),
+        }
+        for key, label, places, unit in ENV_RATIOS:
+            num, den, val = values[key]
+            ratios.append({"metric": key, "label": label, "unit": unit, "places": places, "school_type": t,
+                           "schools": len(full), "concerned": len(group), "numerator": num, "denominator": den,
+                           "value": val, "provisional": is_provisional(len(full), len(group))})
+    return (pd.DataFrame(rows, columns=env_cols),
+            pd.DataFrame(ratios, columns=["metric", "label", "unit", "places", "school_type", "schools", "concerned",
+                                          "numerator", "denominator", "value", "provisional"]))
+
+
+def below_target(definition: Definition, school: School | dict, item: Item, value, row: dict) -> bool:
+    """Whether one school's answer is below its target (for highlighting): action targets; scenes below
+    週3回以上 (小・中) or below the school's own target (高等学校等)."""
+    if value is None:
+        return False
+    kt = definition.kpi_table
+    kpi = next((k for k in kt.kpis if k.item == item.id), None)
+    stype = school["school_type"] if isinstance(school, dict) else school.type
+    if kpi is not None:
+        if stype in kt.own_target_types and kpi.own_target_item:
+            ra = choice_rank(definition, item, value)
+            rt = choice_rank(definition, definition.by_id[kpi.own_target_item], row.get(kpi.own_target_item))
+            return ra is not None and rt is not None and ra > rt
+        return value not in kt.meeting
+    if item.target is not None and item.plan_ref:
+        return item.target.is_met(value) is False
+    return False
+
+
+def _per_school(ctx: _Ctx, schools: pd.DataFrame, responses: pd.DataFrame):
+    files = {}
+    if schools is not None and not schools.empty and "file" in schools.columns:
+        files = dict(zip(schools["school_code"].astype(str), schools["file"].fillna("").astype(str)))
+    item_ids = [i.id for i in ctx.d.items if i.prefill is None]
+    rows = []
+    for s in ctx.roster.schools:
+        a = ctx.answers.get(s.code, {})
+        rows.append({"school_code": s.code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
+                     "status": ctx.status[s.code], "file": files.get(s.code, ""),
+                     **{i: a.get(i) for i in item_ids}})
+    per_school = pd.DataFrame(rows, columns=["school_code", "school_name", "school_type", "ward", "status", "file"]
+                              + item_ids)
+
+    sources: dict[str, str] = {}
+    data_cols = ["school_code", "school_name", "school_type", "ward", "section", "item_id", "label", "plan_ref",
+                 "value", "below_target", "file", "sheet", "cell"]
+    if responses is None or responses.empty:
+        return per_school, sources, pd.DataFrame(columns=data_cols)
+    r = responses.copy()
+    for c in ("file", "sheet", "cell"):
+        if c not in r.columns:
+            r[c] = ""
+    r = r.fillna({"file": "", "sheet": "", "cell": ""})
+    r["school_code"] = r["school_code"].astype(str)
+    r = r[r["school_code"].isin([s.code for s in ctx.roster.schools if ctx.status[s.code] == "submitted"])]
+    r = r[r["item_id"].isin(list(ctx.d.by_id))]
+    loc = (r["sheet"].astype(str) + "!" + r["cell"].astype(str))
+    loc = loc[(r["sheet"].astype(str) != "") & (r["cell"].astype(str) != "")]
+    if not loc.empty:
+        sources = loc.groupby(r.loc[loc.index, "item_id"]).agg(lambda x: x.value_counts().index[0]).to_dict()
+
+    roster = ctx.roster.by_code()
+    titles = {s.id: s.title for s in ctx.d.sections}
+    out = []
+    for code, item_id, raw, file, sheet, cell in zip(r["school_code"], r["item_id"], r["value"], r["file"].astype(str),
+                                                     r["sheet"].astype(str), r["cell"].astype(str)):
+        item = ctx.d.by_id[item_id]
+        s = roster[code]
+        value = ctx.answers.get(code, {}).get(item_id)
+        if value is None and raw is not None and not (isinstance(raw, float) and raw != raw):
+            value = str(raw)  # unusable for scoring, still shown as the school wrote it
+        out.append({"school_code": code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
+                    "section": titles.get(item.section, item.section), "item_id": item_id, "label": item.label,
+                    "plan_ref": item.plan_ref or "", "value": value,
+                    "below_target": below_target(ctx.d, s, item, value, ctx.answers.get(code, {})),
+                    "file": file, "sheet": sheet, "cell": cell})
+    return per_school, sources, pd.DataFrame(out, columns=data_cols)
+
+
+def _problem_counts(problems: pd.DataFrame) -> pd.DataFrame:
+    cols = ["severity", "severity_ja", "code", "count", "schools"]
+    if problems.empty:
+        return pd.DataFrame(columns=cols)
+    g = problems.groupby(["severity", "code"]).agg(count=("code", "size"), schools=("school_code", "nunique"))
+    g = g.reset_index()
+    g["severity_ja"] = g["severity"].map(SEVERITY_JA).fillna(g["severity"])
+    g["order"] = g["severity"].map(SEVERITY_ORDER).fillna(9)
+    return g.sort_values(["order", "count"], ascending=[True, False])[cols].reset_index(drop=True)
+
+
+def _trend(definition: Definition, kpi: pd.DataFrame, previous: "History | None") -> pd.DataFrame:
+    """KPI rates per fiscal year: history's earlier years, the plan's R6 現状 as the year before when
+    history lacks it, and this run."""
+    fy = definition.survey.fiscal_year
+    cols = ["fiscal_year", "year_label", "kpi_id", "school_type", "rate", "source"]
+    rows = []
+    if previous is not None and not previous.trend.empty:
+        for r in previous.trend.itertuples(index=False):
+            if int(r.fiscal_year) < fy:
+                rows.append({"fiscal_year": int(r.fiscal_year), "kpi_id": r.kpi_id, "school_type": r.school_type,
+                             "rate": r.rate, "source": r.source})
+    have = {(r["fiscal_year"], r["kpi_id"], r["school_type"]) for r in rows}
+    for k in definition.kpi_table.kpis:
+        for t, v in k.values.items():
+            if (fy - 1, k.id, t) not in have:
+                rows.append({"fiscal_year": fy - 1, "kpi_id": k.id, "school_type": t, "rate": float(v.baseline),
+                             "source": "plan"})
+    for r in kpi.itertuples(index=False):
+        rows.append({"fiscal_year": fy, "kpi_id": r.kpi_id, "school_type": r.school_type, "rate": r.rate,
+                     "source": "run"})
+    df = pd.DataFrame(rows, columns=[c for c in cols if c != "year_label"])
+    df["year_label"] = df["fiscal_year"].map(reiwa_label)
+    order = {k.id: i for i, k in enumerate(definition.kpi_table.kpis)}
+    df["_o"] = df["kpi_id"].map(order)
+    return df.sort_values(["_o", "school_type", "fiscal_year"])[cols].reset_index(drop=True)
+
+
+def _highlights(d: Definition, s: Scores) -> dict:
+    """What まとめ talks about, chosen from the numbers only."""
+    k = s.kpi[s.kpi["rate"].notna()].copy()
+    gaps = k[k["met"] == False].sort_values("diff_target").head(3)  # noqa: E712  (met is bool/None)
+    gains = k[k["diff_baseline"] > 0].sort_values("diff_baseline", ascending=False).head(3)
+    falls = k[k["diff_baseline"] < 0].sort_values("diff_baseline").head(3)
+    met = k[k["met"] == True]  # noqa: E712
+    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()]
+    low_actions = a.sort_values(["rate", "plan_ref"]).head(3)
+    c = s.checklist_categories[(s.checklist_categories["school_type"] == ALL)
+                               & s.checklist_categories["diff_national"].notna()]
+    below_national = c[c["diff_national"] < 0].sort_values("diff_national")
+    return {
+        "kpi_judged": len(k), "kpi_met": len(met), "kpi_total": len(s.kpi),
+        "gaps": gaps.to_dict("records"), "gains": gains.to_dict("records"), "falls": falls.to_dict("records"),
+        "low_actions": low_actions.to_dict("records"), "below_national": below_national.to_dict("records"),
+    }
