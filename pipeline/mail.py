@@ -1,0 +1,817 @@
+"""mail: send each school its template, remind schools that have not answered, return 差戻し.
+
+`python -m pipeline mail distribute|remind|return`. One message per school, Japanese subject and
+body from the jinja2 templates in mail_templates/, the school's file attached. By default the
+messages are written as .eml drafts into a new folder OUTBOX/mail-<YYYYMMDD-HHMMSS> (with
+送信一覧.csv); with --send they go through an SMTP server, and every successful send is recorded
+at once in OUTBOX/mail-send-log.csv, so that a run interrupted half-way can simply be repeated:
+schools already mailed for the same distribution are skipped.
+
+Schools that cannot be mailed (no address, no file, a name or address that would break the mail
+headers) are listed on stdout and in 送信一覧.csv, never dropped silently.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import smtplib
+import ssl
+import sys
+import tempfile
+import time
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass, field, fields
+from email import policy as email_policy
+from email.headerregistry import Address, ContentDispositionHeader, HeaderRegistry
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import TextIO
+
+import jinja2
+import yaml
+
+from . import config
+from .cli import UsageError, load_inputs
+
+TEMPLATE_DIR = Path(__file__).with_name("mail_templates")
+LOG_NAME = "mail-send-log.csv"
+SUMMARY_NAME = "送信一覧.csv"
+SUMMARY_FIELDS = ["school_code", "school_name", "address", "status", "attachment", "note"]
+LOG_FIELDS = ["sent_at", "verb", "survey_id", "fiscal_year", "school_code", "detail", "address", "message_id"]
+XLSX_SUBTYPE = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RUN_DIR_RE = re.compile(r"^\d{8}-\d{6}(?:-(\d+))?$")
+# Problems listed per severity in a return mail; the rest are in the attached 差戻し workbook.
+MAX_LISTED = 30
+# RFC 5322 line limit; a longer one-line filename parameter falls back to RFC 2231 continuations.
+MAX_LINE = 998
+
+VERB_LABEL = {"distribute": "配布メール", "remind": "督促メール", "return": "差戻しメール"}
+STATUS_LABEL = {
+    "pending": "送信予定",
+    "draft": "下書き作成",
+    "sent": "送信",
+    "already_sent": "送信済みのため省略",
+    "no_address": "メールアドレスなし",
+    "no_attachment": "添付ファイルなし",
+    "refused": "受付不可",
+    "not_in_roster": "学校一覧にない",
+    "failed": "送信失敗",
+    "not_sent": "未送信（中断）",
+}
+
+_WEEKDAYS = "月火水木金土日"
+_ERAS = ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和"))
+
+# A deliberately plain address: ASCII local part and a dotted host name. Anything fancier
+# (quoted local parts, comments, IDN) is far more likely a typing error in the roster than real.
+_ADDR_RE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+_WIN_BAD = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+# ------------------------------------------------------------------ small helpers
+
+
+def japanese_date(d: dt.date) -> str:
+    """令和8年2月27日（金）: era year (元年 for the first), month, day and weekday."""
+    weekday = _WEEKDAYS[d.weekday()]
+    for start, era in _ERAS:
+        if d >= start:
+            n = d.year - start.year + 1
+            return f"{era}{'元' if n == 1 else n}年{d.month}月{d.day}日（{weekday}）"
+    return f"{d.year}年{d.month}月{d.day}日（{weekday}）"
+
+
+def _bad_chars(text: str) -> list[str]:
+    """Characters that could break or disguise a mail header: controls, line/paragraph separators, format characters."""
+    return [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs")]
+
+
+def _describe_bad(chars: list[str]) -> str:
+    names = []
+    for c in chars:
+        name = {"\n": "改行", "\r": "改行", "\t": "タブ"}.get(c, f"制御文字（U+{ord(c):04X}）")
+        if name not in names:
+            names.append(name)
+    return "・".join(names)
+
+
+def _visible(text: str) -> str:
+    """The text with invisible characters spelt out, so a message can show where they are."""
+    return "".join(repr(c)[1:-1] if _bad_chars(c) else c for c in text)
+
+
+def _safe_name(text: str) -> str:
+    return _WIN_BAD.sub("_", unicodedata.normalize("NFC", text)).strip(" .")[:120] or "_"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = required - set(reader.fieldnames or ())
+            if missing:
+                raise UsageError(f"{path}: 列 {', '.join(sorted(missing))} がありません。集約結果のファイルではないようです。")
+            return [{k: (v or "") for k, v in row.items() if k is not None} for row in reader]
+    except FileNotFoundError:
+        raise UsageError(f"{path} がありません。集約結果のフォルダを確かめてください。") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} を UTF-8 として読めません。集約結果のファイルを Excel で上書き保存していないか確かめてください。") from None
+
+
+# ------------------------------------------------------------------ configuration
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    sender: str
+    sender_name: str = ""
+    reply_to: str = ""
+    host: str = ""
+    port: int | None = None
+    starttls: bool = True
+    ca_file: str = ""
+    user: str = ""
+    password_env: str = "PIPELINE_SMTP_PASSWORD"
+    interval: float = 0.0
+    timeout: float = 30.0
+
+
+def load_mail_config(path: Path) -> MailConfig:
+    """config/mail.yaml, checked; every mistake is a UsageError naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"メールの設定ファイル {path} がありません。差出人などを書いた設定ファイルを用意してください。") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"メールの設定ファイル {path} を読めません（{exc}）。UTF-8 の YAML として保存してください。") from None
+    data = data or {}
+    if not isinstance(data, dict):
+        raise UsageError(f"メールの設定ファイル {path} の形式が正しくありません（「sender: …」のような行が必要です）。")
+    known = {f.name for f in fields(MailConfig)}
+    msgs = []
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        msgs.append(f"知らない項目 {', '.join(unknown)} があります（綴りを確かめてください）。")
+    # An empty YAML value (`port:`) means "use the default".
+    values = {k: v for k, v in data.items() if k in known and v is not None}
+    for key in ("sender", "sender_name", "reply_to", "host", "ca_file", "user", "password_env"):
+        if key in values:
+            if not isinstance(values[key], (str, int)) or isinstance(values[key], bool):
+                msgs.append(f"{key} は文字で書いてください。")
+                values.pop(key)
+            else:
+                values[key] = str(values[key]).strip()
+    if not values.get("sender"):
+        msgs.append("差出人のアドレス（sender）を書いてください。")
+    for key in ("sender", "reply_to"):
+        v = values.get(key, "")
+        if v and not _ADDR_RE.fullmatch(v):
+            msgs.append(f"{key} のメールアドレス「{_visible(v)}」の形式が正しくありません。")
+    for key in ("sender_name", "host", "user"):
+        if _bad_chars(values.get(key, "")):
+            msgs.append(f"{key} に改行や制御文字が含まれています。")
+    if "port" in values:
+        p = values["port"]
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
+            msgs.append(f"port は 1～65535 の整数で書いてください（「{p}」）。")
+    if not isinstance(values.get("starttls", True), bool):
+        msgs.append("starttls は true か false で書いてください。")
+    for key in ("interval", "timeout"):
+        v = values.get(key, 0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            msgs.append(f"{key} は 0 以上の数（秒）で書いてください。")
+    if msgs:
+        raise UsageError(f"メールの設定ファイル {path} に誤りがあります:\n" + "\n".join(f"  - {m}" for m in msgs))
+    return MailConfig(**values)
+
+
+@dataclass(frozen=True)
+class Options:
+    verb: str
+    outbox: Path
+    templates: Path | None = None
+    run: Path | None = None
+    send: bool = False
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    dry_run: bool = False
+
+
+# ------------------------------------------------------------------ what to send to whom
+
+
+@dataclass
+class Job:
+    """One school's mail in one run, from planning to its final status in 送信一覧.csv."""
+
+    code: str
+    name: str
+    school: object | None = None  # roster.School
+    row: int | None = None  # line in the roster, header = 1, for messages
+    addresses: tuple[str, ...] = ()
+    attachment: Path | None = None
+    data: bytes = b""
+    errors: list[dict] = field(default_factory=list)
+    queries: list[dict] = field(default_factory=list)
+    detail: str = ""  # what makes this mailing distinct in the send log
+    status: str = "pending"
+    note: str = ""
+    message_id: str = ""
+    raw: bytes = b""
+
+    @property
+    def where(self) -> str:
+        return f"学校一覧の{self.row}行目（{self.code}）" if self.row else self.code
+
+    def skip(self, status: str, note: str) -> None:
+        self.status, self.note = status, note
+
+
+def _screen(job: Job, raw_address: str) -> None:
+    """Refuse names and addresses that could inject headers; split and check the address field."""
+    for what, text in (("学校コード", job.code), ("学校名", job.name)):
+        bad = _bad_chars(text)
+        if bad:
+            job.skip("refused", f"{job.where}: {what}「{_visible(text)}」に{_describe_bad(bad)}が含まれているため、"
+                                "メールの見出し（件名・宛先）に使えません。学校一覧を直してください。")
+            return
+    bad = _bad_chars(raw_address)
+    if bad:
+        job.skip("refused", f"{job.where}: メールアドレス「{_visible(raw_address)}」に{_describe_bad(bad)}が含まれているため、"
+                            "宛先に使えません。学校一覧を直してください。")
+        return
+    # Several addresses may share the cell, separated the way people type lists.
+    parts = [p.strip() for p in re.split(r"[,;、；，]", raw_address) if p.strip()]
+    if not parts:
+        job.skip("no_address", "学校一覧のメールアドレスが空欄です。")
+        return
+    wrong = [p for p in parts if not _ADDR_RE.fullmatch(p)]
+    if wrong:
+        job.skip("refused", f"{job.where}: メールアドレス「{'」「'.join(wrong)}」の形式が正しくありません。学校一覧を直してください。")
+        return
+    job.addresses = tuple(parts)
+
+
+def _job_for_school(school, row: int) -> Job:
+    job = Job(code=school.code, name=school.name, school=school, row=row)
+    _screen(job, school.email or "")
+    return job
+
+
+def _rows_by_code(roster) -> dict[str, tuple[int, object]]:
+    return {s.code: (i + 2, s) for i, s in enumerate(roster.schools)}
+
+
+def _files_by_code(folder: Path) -> dict[str, list[Path]]:
+    """Workbooks in a folder by the 学校コード before the first `_` of their name."""
+    out: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() == ".xlsx" and not p.name.startswith(("~$", ".")):
+            out.setdefault(unicodedata.normalize("NFC", p.stem).split("_", 1)[0], []).append(p)
+    return out
+
+
+def _attach(job: Job, files: dict[str, list[Path]], folder: Path, kind: str) -> None:
+    found = files.get(job.code, [])
+    if len(found) == 1:
+        job.attachment = found[0]
+        job.data = found[0].read_bytes()
+    elif not found:
+        job.skip("no_attachment", f"{kind}（{job.code}_….xlsx）が {folder} にありません。")
+    else:
+        job.skip("no_attachment", f"{kind}が {len(found)} 個あります（{'、'.join(p.name for p in found)}）。1つにしてください。")
+
+
+def plan_distribute(definition, roster, templates: Path) -> list[Job]:
+    if not templates.is_dir():
+        raise UsageError(f"調査票のフォルダ {templates} がありません。先に make templates で調査票を作ってください。")
+    files = _files_by_code(templates)
+    jobs = []
+    for i, school in enumerate(roster.schools):
+        job = _job_for_school(school, i + 2)
+        if job.status == "pending":
+            _attach(job, files, templates, "調査票")
+            job.detail = _sha256(job.data)
+        jobs.append(job)
+    return jobs
+
+
+def newest_run(outbox: Path) -> Path:
+    """The newest consolidation run folder: YYYYMMDD-HHMMSS[-n] holding schools.csv."""
+    runs = []
+    if outbox.is_dir():
+        for p in outbox.iterdir():
+            m = RUN_DIR_RE.fullmatch(p.name)
+            if m and p.is_dir() and (p / "schools.csv").is_file():
+                runs.append(((p.name[:15], int(m.group(1) or 1)), p))
+    if not runs:
+        raise UsageError(f"{outbox} に集約結果のフォルダがありません。先に make consolidate を実行するか、--run でフォルダを指定してください。")
+    return max(runs)[1]
+
+
+def _resolve_run(opts: Options) -> Path:
+    if opts.run is None:
+        return newest_run(opts.outbox)
+    if not (opts.run / "schools.csv").is_file():
+        raise UsageError(f"{opts.run} は集約結果のフォルダではありません（schools.csv がありません）。")
+    return opts.run
+
+
+def plan_remind(definition, roster, run: Path) -> list[Job]:
+    rows = _read_csv(run / "schools.csv", {"school_code", "status"})
+    by_code = _rows_by_code(roster)
+    jobs = []
+    for r in rows:
+        if r["status"] != "missing":
+            continue
+        code = r["school_code"].strip()
+        if code in by_code:
+            row, school = by_code[code]
+            job = _job_for_school(school, row)
+        else:
+            job = Job(code=code, name=r.get("school_name", ""))
+            job.skip("not_in_roster", "集約結果にはありますが、学校一覧にない学校です。")
+        job.detail = run.name
+        jobs.append(job)
+    return jobs
+
+
+def _place(p: dict) -> str:
+    sheet, cell = p.get("sheet", "").strip(), p.get("cell", "").strip()
+    if sheet and cell:
+        return f"「{sheet}」シート {cell}"
+    if sheet:
+        return f"「{sheet}」シート"
+    return f"セル {cell}" if cell else "ファイル全体"
+
+
+def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
+    schools = _read_csv(run / "schools.csv", {"school_code", "status"})
+    problems = _read_csv(run / "problems.csv", {"school_code", "sheet", "cell", "severity", "message"})
+    by_school: dict[str, list[dict]] = {}
+    unattributed = 0
+    for p in problems:
+        if p["severity"] not in ("error", "query"):
+            continue
+        code = p["school_code"].strip()
+        if not code:
+            unattributed += 1
+            continue
+        by_school.setdefault(code, []).append({**p, "place": _place(p)})
+    if unattributed:
+        notes.append(f"学校を特定できないファイルの問題が {unattributed} 件あります（{run / 'problems.csv'}）。メールは作りません。")
+    order = [r["school_code"].strip() for r in schools]
+    codes = [c for c in order if c in by_school] + [c for c in by_school if c not in order]
+    names = {r["school_code"].strip(): r.get("school_name", "") for r in schools}
+    folder = run / "差戻し"
+    files = _files_by_code(folder) if folder.is_dir() else {}
+    by_code = _rows_by_code(roster)
+    jobs = []
+    for code in codes:
+        if code in by_code:
+            row, school = by_code[code]
+            job = _job_for_school(school, row)
+        else:
+            job = Job(code=code, name=names.get(code, ""))
+            job.skip("not_in_roster", "集約結果にはありますが、学校一覧にない学校です。")
+        job.errors = [p for p in by_school[code] if p["severity"] == "error"]
+        job.queries = [p for p in by_school[code] if p["severity"] == "query"]
+        if job.status == "pending":
+            _attach(job, files, folder, "差戻しファイル")
+            if job.status == "no_attachment":
+                notes.append(f"{job.code} {job.name} は差戻しの対象ですが、差戻しファイルがないためメールを作りません（{job.note}）")
+            job.detail = f"{run.name}:{_sha256(job.data)}"
+        jobs.append(job)
+    return jobs
+
+
+# ------------------------------------------------------------------ composing messages
+
+
+class _OneLineFilename(ContentDispositionHeader):
+    """Content-Disposition with a non-ASCII file name as one RFC 2231 `filename*=utf-8''…`.
+
+    The stdlib splits long names into continuations (filename*0*=, filename*1*=) at arbitrary
+    byte positions; clients that decode each piece on its own then garble the Japanese name.
+    """
+
+    def fold(self, *, policy):
+        name = self.params.get("filename")
+        if name and not name.isascii():
+            param = "filename*=utf-8''" + urllib.parse.quote(name, safe="")
+            if len(param) + 1 <= MAX_LINE:
+                return f"{self.name}: {self.content_disposition};{policy.linesep} {param}{policy.linesep}"
+        return super().fold(policy=policy)
+
+
+_registry = HeaderRegistry()
+_registry.map_to_type("content-disposition", _OneLineFilename)
+# CRLF line ends and strict folding, as SMTP and the .eml readers of Outlook/Thunderbird expect.
+POLICY = email_policy.SMTP.clone(header_factory=_registry)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(verb: str, context: dict) -> tuple[str, str]:
+    """(subject, body) from mail_templates/<verb>.txt.j2; the subject is its `subject` block."""
+    try:
+        tmpl = _environment().get_template(f"{verb}.txt.j2")
+        body = tmpl.render(context)
+        subject = "".join(tmpl.blocks["subject"](tmpl.new_context(context))).strip()
+    except (jinja2.TemplateError, KeyError) as exc:
+        raise UsageError(f"メールの文面テンプレート {TEMPLATE_DIR / (verb + '.txt.j2')} に誤りがあります（{exc}）。") from None
+    bad = _bad_chars(subject)
+    if bad:
+        raise UsageError(f"件名「{_visible(subject)}」に{_describe_bad(bad)}が含まれています。"
+                         f"テンプレート {verb}.txt.j2 の subject と調査定義の title を確かめてください。")
+    body = re.sub(r"\n{3,}", "\n\n", body).strip("\n") + "\n"
+    return subject, body
+
+
+def _context(definition, job: Job, today: dt.date, as_of: dt.date) -> dict:
+    survey = definition.survey
+    return {
+        "school": {"code": job.code, "name": job.name},
+        "survey": survey,
+        "contact": survey.contact,
+        "deadline": japanese_date(survey.deadline),
+        "overdue": today > survey.deadline,
+        "as_of": japanese_date(as_of),
+        "attachment_name": unicodedata.normalize("NFC", job.attachment.name) if job.attachment else "",
+        "errors": job.errors[:MAX_LISTED],
+        "errors_more": max(0, len(job.errors) - MAX_LISTED),
+        "error_total": len(job.errors),
+        "queries": job.queries[:MAX_LISTED],
+        "queries_more": max(0, len(job.queries) - MAX_LISTED),
+        "query_total": len(job.queries),
+    }
+
+
+def compose(verb: str, definition, job: Job, mcfg: MailConfig, now: dt.datetime, *,
+            as_of: dt.date | None = None, draft: bool = False) -> EmailMessage:
+    subject, body = render(verb, _context(definition, job, now.date(), as_of or now.date()))
+    msg = EmailMessage(policy=POLICY)
+    msg["Subject"] = subject
+    msg["From"] = Address(display_name=mcfg.sender_name, addr_spec=mcfg.sender)
+    msg["To"] = [Address(display_name=job.name, addr_spec=a) for a in job.addresses]
+    if mcfg.reply_to:
+        msg["Reply-To"] = mcfg.reply_to
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(idstring=verb, domain=mcfg.sender.rsplit("@", 1)[1])
+    if draft:
+        # Outlook opens such an .eml as an unsent message with a Send button.
+        msg["X-Unsent"] = "1"
+    # base64 keeps the Japanese body intact through any relay, 8BITMIME or not.
+    msg.set_content(body, charset="utf-8", cte="base64")
+    if job.attachment:
+        msg.add_attachment(job.data, maintype="application", subtype=XLSX_SUBTYPE,
+                           filename=unicodedata.normalize("NFC", job.attachment.name))
+    return msg
+
+
+# ------------------------------------------------------------------ send log
+
+
+class SendLog:
+    """Append-only CSV of successful sends; each line is on disk before the next send starts."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._f: TextIO | None = None
+
+    def load(self) -> dict[tuple, str]:
+        """Key (verb, survey id, fiscal year, school code, detail) -> when it was sent."""
+        sent: dict[tuple, str] = {}
+        if not self.path.exists():
+            return sent
+        with self.path.open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                # A line torn by a crash lacks fields: ignore it rather than fail the resume.
+                if any(row.get(k) is None for k in LOG_FIELDS):
+                    continue
+                sent[tuple(row[k] for k in LOG_FIELDS[1:6])] = row["sent_at"]
+        return sent
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        if not new:
+            with self.path.open("rb") as f:
+                f.seek(-1, os.SEEK_END)
+                torn = f.read(1) != b"\n"
+        self._f = self.path.open("a", encoding="utf-8", newline="")
+        try:
+            import fcntl
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # Windows: no advisory lock; one operator at a time is the norm there.
+            pass
+        except OSError:
+            self._f.close()
+            self._f = None
+            raise UsageError(f"別の送信が実行中です（{self.path} を使用中）。終わってからもう一度実行してください。") from None
+        if new:
+            self._f.write("\ufeff" + ",".join(LOG_FIELDS) + "\r\n")
+        elif torn:
+            self._f.write("\r\n")
+        self._sync()
+
+    def append(self, values: dict[str, str]) -> None:
+        assert self._f is not None
+        csv.writer(self._f).writerow([values[k] for k in LOG_FIELDS])
+        self._sync()
+
+    def _sync(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+def _log_key(verb: str, definition, job: Job) -> tuple:
+    return (verb, definition.survey.id, str(definition.survey.fiscal_year), job.code, job.detail)
+
+
+# ------------------------------------------------------------------ SMTP
+
+
+class _Abort(Exception):
+    """The connection is gone: stop sending; the rest stays for the next run."""
+
+
+def _smtp_target(mcfg: MailConfig, opts: Options) -> tuple[str, int, str | None]:
+    host = opts.smtp_host or mcfg.host
+    if not host:
+        raise UsageError("送信先の SMTP サーバーが指定されていません。--smtp-host（make では SMTP_HOST=）で指定するか、"
+                         f"{config.MAIL_CONFIG} の host に書いてください。")
+    port = opts.smtp_port or mcfg.port or (587 if mcfg.starttls else 25)
+    password = None
+    if mcfg.user:
+        password = os.environ.get(mcfg.password_env)
+        if not password:
+            raise UsageError(f"SMTP のパスワードが設定されていません。環境変数 {mcfg.password_env} にパスワードを入れてから実行してください"
+                             "（パスワードは設定ファイルには書きません）。")
+    return host, port, password
+
+
+def _connect(mcfg: MailConfig, host: str, port: int, password: str | None) -> smtplib.SMTP:
+    where = f"SMTP サーバー {host}:{port}"
+    try:
+        smtp = smtplib.SMTP(host, port, timeout=mcfg.timeout or None)
+    except OSError as exc:
+        raise UsageError(f"{where} に接続できませんでした（{exc}）。サーバー名とポート番号を確かめてください。") from None
+    try:
+        smtp.ehlo()
+        if mcfg.starttls:
+            if not smtp.has_extn("starttls"):
+                raise UsageError(f"{where} は STARTTLS（暗号化）に対応していません。庁内の中継サーバーで暗号化が不要な場合だけ、"
+                                 f"{config.MAIL_CONFIG} の starttls を false にしてください。")
+            smtp.starttls(context=ssl.create_default_context(cafile=mcfg.ca_file or None))
+            smtp.ehlo()
+        if mcfg.user:
+            smtp.login(mcfg.user, password or "")
+    except smtplib.SMTPAuthenticationError:
+        smtp.close()
+        raise UsageError(f"{where} でユーザー {mcfg.user} の認証に失敗しました。ユーザー名と環境変数 {mcfg.password_env} のパスワードを確かめてください。") from None
+    except smtplib.SMTPNotSupportedError:
+        smtp.close()
+        raise UsageError(f"{where} は認証（AUTH）に対応していません。{config.MAIL_CONFIG} の user を空欄にしてください。") from None
+    except ssl.SSLError as exc:
+        smtp.close()
+        raise UsageError(f"{where} との暗号化（STARTTLS）に失敗しました（{exc}）。サーバーの証明書が庁内の認証局のものなら、"
+                         f"{config.MAIL_CONFIG} の ca_file にその証明書を指定してください。") from None
+    except UsageError:
+        smtp.close()
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        smtp.close()
+        raise UsageError(f"{where} との通信に失敗しました（{exc}）。") from None
+    return smtp
+
+
+def _send_one(smtp: smtplib.SMTP, sender: str, job: Job) -> None:
+    try:
+        refused = smtp.sendmail(sender, list(job.addresses), job.raw)
+    except smtplib.SMTPRecipientsRefused as exc:
+        detail = "、".join(f"{a}（{code} {msg.decode(errors='replace')}）" for a, (code, msg) in exc.recipients.items())
+        job.skip("failed", f"宛先をサーバーに拒否されました: {detail}")
+        return
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code == 421:  # the server is closing the connection
+            raise _Abort(f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from None
+        job.skip("failed", f"サーバーに拒否されました（{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}）")
+        return
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _Abort(str(exc) or type(exc).__name__) from None
+    job.status = "sent"
+    if refused:
+        job.note = "一部の宛先はサーバーに拒否されました: " + "、".join(refused)
+
+
+def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, log: SendLog,
+              out: TextIO) -> str | None:
+    """Send pending jobs in order; returns why sending stopped early, or None."""
+    host, port, password = target
+    todo = [j for j in jobs if j.status == "pending"]
+    if not todo:
+        return None
+    log.open()
+    stopped = None
+    smtp = None
+    try:
+        smtp = _connect(mcfg, host, port, password)
+        for n, job in enumerate(todo):
+            if n and mcfg.interval:
+                time.sleep(mcfg.interval)
+            try:
+                _send_one(smtp, mcfg.sender, job)
+            except _Abort as exc:
+                stopped = f"サーバーとの接続が切れました（{exc}）"
+                break
+            if job.status == "sent":
+                log.append({
+                    "sent_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "verb": verb, "survey_id": definition.survey.id, "fiscal_year": str(definition.survey.fiscal_year),
+                    "school_code": job.code, "detail": job.detail, "address": "; ".join(job.addresses),
+                    "message_id": job.message_id,
+                })
+                print(f"  送信 {job.code} {job.name} → {', '.join(job.addresses)}", file=out, flush=True)
+            else:
+                print(f"  失敗 {job.code} {job.name}: {job.note}", file=out, flush=True)
+    except KeyboardInterrupt:
+        stopped = "中断されました（Ctrl+C）"
+    finally:
+        log.close()
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+    if stopped:
+        for job in todo:
+            if job.status == "pending":
+                job.skip("not_sent", "送信が途中で止まったため送っていません。もう一度実行すると送ります。")
+    return stopped
+
+
+# ------------------------------------------------------------------ output folder
+
+
+def _free_folder(outbox: Path, stem: str) -> Path:
+    path, n = outbox / stem, 1
+    while path.exists():
+        n += 1
+        path = outbox / f"{stem}-{n}"
+    return path
+
+
+def _write_folder(outbox: Path, now: dt.datetime, jobs: list[Job]) -> Path:
+    """The messages and 送信一覧.csv, built in a temporary folder and renamed into place when complete."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mail-", suffix=".tmp", dir=outbox))
+    try:
+        for job in jobs:
+            if job.raw and job.status in ("draft", "sent"):
+                (tmp / f"{_safe_name(job.code + '_' + job.name)}.eml").write_bytes(job.raw)
+        with (tmp / SUMMARY_NAME).open("w", encoding="utf-8-sig", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(SUMMARY_FIELDS)
+            for job in jobs:
+                w.writerow([job.code, job.name, "; ".join(job.addresses), job.status,
+                            unicodedata.normalize("NFC", job.attachment.name) if job.attachment else "", job.note])
+        while True:
+            final = _free_folder(outbox, f"mail-{now:%Y%m%d-%H%M%S}")
+            try:
+                os.rename(tmp, final)
+                return final
+            except OSError:
+                if not final.exists():
+                    raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ------------------------------------------------------------------ the verb
+
+
+def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | None = None,
+        now: dt.datetime | None = None) -> int:
+    """Plan, compose, then write drafts, list (dry run) or send. Returns the exit status."""
+    out = out or sys.stdout
+    verb = opts.verb
+    now = now or dt.datetime.now().astimezone()
+    target = _smtp_target(mcfg, opts) if opts.send else None
+    notes: list[str] = []
+    as_of = None
+    if verb == "distribute":
+        jobs = plan_distribute(definition, roster, opts.templates or config.TEMPLATES_DIR)
+    elif verb in ("remind", "return"):
+        run_dir = _resolve_run(opts)
+        as_of = dt.datetime.strptime(run_dir.name[:8], "%Y%m%d").date() if RUN_DIR_RE.fullmatch(run_dir.name) else None
+        print(f"集約結果: {run_dir}", file=out)
+        jobs = plan_remind(definition, roster, run_dir) if verb == "remind" else plan_return(definition, roster, run_dir, notes)
+    else:
+        raise UsageError("mail の後に distribute・remind・return のどれかを指定してください。")
+
+    log = SendLog(opts.outbox / LOG_NAME)
+    sent_before = log.load()
+    for job in jobs:
+        if job.status != "pending":
+            continue
+        key = _log_key(verb, definition, job)
+        if opts.send and key in sent_before:
+            job.skip("already_sent", f"{sent_before[key]} に送信済みです。")
+            continue
+        msg = compose(verb, definition, job, mcfg, now, as_of=as_of, draft=not opts.send)
+        job.message_id = str(msg["Message-ID"])
+        job.raw = msg.as_bytes()
+        if not opts.send and key in sent_before:
+            job.note = f"{sent_before[key]} に SMTP で送信済みです（下書きは作りました）。"
+
+    label = VERB_LABEL[verb]
+    if opts.dry_run:
+        print(f"{label}（確認のみ。何も書き出さず、送信もしません）:", file=out)
+        for job in jobs:
+            if job.status == "pending":
+                att = f"（添付: {job.attachment.name}）" if job.attachment else ""
+                print(f"  {'送信予定' if opts.send else '作成予定'} {job.code} {job.name} → {', '.join(job.addresses)}{att}", file=out)
+        _report(jobs, label, notes, out, pending_word="送信予定" if opts.send else "作成予定")
+        return 0
+
+    stopped = None
+    if opts.send:
+        print(f"{label}を送信します（{target[0]}:{target[1]}）:", file=out, flush=True)
+        stopped = _send_all(jobs, verb, definition, mcfg, target, log, out)
+    else:
+        for job in jobs:
+            if job.status == "pending":
+                job.status = "draft"
+    folder = _write_folder(opts.outbox, now, jobs)
+    _report(jobs, label, notes, out)
+    if opts.send:
+        skipped = sum(j.status == "already_sent" for j in jobs)
+        if skipped:
+            print(f"{skipped}校は送信済みのため送りませんでした（送信記録: {log.path}）。", file=out)
+    if stopped:
+        left = sum(j.status == "not_sent" for j in jobs)
+        print(f"送信が途中で止まりました: {stopped}。{left}校が未送信です。"
+              "同じコマンドをもう一度実行すると、送信済みの学校を除いて送ります。", file=sys.stderr)
+    print(folder.resolve(), file=out)
+    if stopped:
+        return 130 if "Ctrl+C" in stopped else 1
+    return 0
+
+
+def _report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_word: str = "送信予定") -> None:
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.status] = counts.get(job.status, 0) + 1
+    parts = [f"{pending_word if s == 'pending' else STATUS_LABEL[s]} {n}校" for s, n in counts.items()]
+    print(f"{label}: 対象 {len(jobs)}校" + (f" — {'、'.join(parts)}" if parts else "（対象の学校はありません）"), file=out)
+    problems = [j for j in jobs if j.status in ("no_address", "no_attachment", "refused", "not_in_roster", "failed")]
+    if problems:
+        print("次の学校にはメールを作成・送信していません（送信一覧.csv にも記載）:", file=out)
+        for job in problems:
+            print(f"  [{STATUS_LABEL[job.status]}] {job.code} {_visible(job.name)}: {job.note}", file=out)
+    for note in notes:
+        print(f"注意: {note}", file=out)
+
+
+def main(args) -> int:
+    definition, roster = load_inputs(args)
+    mcfg = load_mail_config(config.MAIL_CONFIG)
+    opts = Options(
+        verb=args.mail_verb,
+        outbox=args.outbox,
+        templates=getattr(args, "templates", None),
+        run=getattr(args, "run", None),
+        send=args.send,
+        smtp_host=args.smtp_host,
+        smtp_port=args.smtp_port,
+        dry_run=args.dry_run,
+    )
+    return run(definition, roster, mcfg, opts)
