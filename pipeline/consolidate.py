@@ -1,0 +1,199 @@
+"""consolidate: the driver of one run. The only place that reads the inbox and writes a run folder.
+
+ingest -> normalize -> validate -> merge -> (history queries) -> score -> render, then every output
+is written into a temporary folder beside the run folder and renamed into place when complete, so
+an interrupted run leaves nothing half-written. The inbox is only ever read.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .definition import Definition
+from .problems import PROBLEM_COLUMNS, SEVERITY_ORDER, Problem
+from .roster import Roster
+
+HISTORY_NAME = "history.sqlite3"
+RUN_DIR_RETURNS = "差戻し"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    ledger: pd.DataFrame
+    schools: pd.DataFrame
+    problems: pd.DataFrame
+    responses: pd.DataFrame
+    returns: tuple[str, ...]  # school codes given a 差戻し workbook
+    outputs: dict = field(default_factory=dict, repr=False)  # file name -> bytes, what was written
+    seconds: float = 0.0
+
+
+def new_run_id(outbox: Path, now: dt.datetime) -> str:
+    base = now.strftime("%Y%m%d-%H%M%S")
+    run_id, n = base, 1
+    while (outbox / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """CONTRACT.md CSVs: UTF-8 with BOM, comma-separated, one header row."""
+    return df.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    rows = [p.row() for p in problems]
+    extra = [c for c in (rows[0].keys() if rows else []) if c not in PROBLEM_COLUMNS]
+    df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS + extra)
+    if not df.empty:
+        df = df.assign(_o=df["severity"].map(SEVERITY_ORDER)).sort_values(
+            ["school_code", "file", "_o", "sheet", "cell", "code"], kind="stable").drop(columns="_o")
+    return df.reset_index(drop=True)
+
+
+def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, progress: bool = False,
+        now: dt.datetime | None = None, history_path: Path | None = None) -> RunResult:
+    """One consolidation: read `inbox`, write a new run folder under `outbox`, return what was written."""
+    from . import history as hist
+    from .generate import Note, build_template
+    from .ingest import ingest
+    from .merge import merge
+    from .normalize import normalize
+    from .render import RunInfo, render_outputs
+    from .score import score
+    from .validate import validate
+
+    started = time.perf_counter()
+    now = now or dt.datetime.now().astimezone()
+    history_path = history_path or outbox / HISTORY_NAME
+
+    reads = ingest(inbox, definition, roster, progress=progress)
+    usable = [r for r in reads if r.status == "read"]
+    answers = normalize(definition, roster, usable)
+    validation = validate(definition, roster, answers)
+    problems: list[Problem] = [p for r in reads for p in r.problems] + list(answers.problems) + list(validation.problems)
+
+    error_counts: dict[str, int] = {}
+    for p in problems:
+        if p.severity == "error":
+            error_counts[p.file] = error_counts.get(p.file, 0) + 1
+    merged = merge(reads, answers.long, error_counts, roster)
+
+    previous = hist.load_history(history_path, definition) if history_path.exists() else None
+    if previous is not None:
+        problems += hist.change_queries(definition, previous, merged.responses)
+
+    problems_df = problems_frame(problems)
+    run_id = new_run_id(outbox, now)
+    info = RunInfo(run_id=run_id, generated_at=now, roster_source=Path(roster.source).name if roster.source else "",
+                   inbox=str(inbox), files_found=len(reads))
+    scores = score(definition, roster, merged.schools, merged.responses, problems_df, merged.ledger, previous)
+    outputs = dict(render_outputs(definition, scores, info))
+    outputs.update({
+        "ledger.csv": csv_bytes(merged.ledger),
+        "schools.csv": csv_bytes(merged.schools),
+        "problems.csv": csv_bytes(problems_df),
+        "responses.csv": csv_bytes(merged.responses),
+    })
+
+    # 差戻し: the school's newest identified file, if it has errors or queries, regenerated with its answers.
+    by_code = roster.by_code()
+    returns: dict[str, bytes] = {}
+    blocking = {"error", "query"}
+    for code, file in sorted(merged.latest.items()):
+        notes = [p for p in problems if p.file == file and p.severity in blocking]
+        if not notes:
+            continue
+        school = by_code[code]
+        file_answers = answers.long[answers.long["file"] == file]
+        values = {row.item_id: row.value for row in file_answers.itertuples() if row.value is not None}
+        t = build_template(definition, school, generated_at=now, answers=values,
+                           notes=[Note(p.item_id, p.sheet, p.cell, p.severity, p.message) for p in notes])
+        returns[t.filename] = t.content
+
+    run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
+    hist.record_run(history_path, definition, run_id, scores, merged.responses)
+    return RunResult(run_dir, merged.ledger, merged.schools, problems_df, merged.responses,
+                     tuple(sorted(f.split("_")[0] for f in returns)), outputs, time.perf_counter() - started)
+
+
+def write_run(outbox: Path, run_id: str, files: dict[str, bytes], folders: dict[str, dict[str, bytes]]) -> Path:
+    """Write everything into a hidden temporary folder, then rename it into place in one step."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    tmp = outbox / f".{run_id}.tmp-{os.getpid()}"
+    final = outbox / run_id
+    try:
+        tmp.mkdir()
+        for name, content in files.items():
+            (tmp / name).write_bytes(content)
+        for folder, content_by_name in folders.items():
+            sub = tmp / folder
+            sub.mkdir()
+            for name, content in content_by_name.items():
+                (sub / name).write_bytes(content)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    s = result.schools["status"].value_counts()
+    errors = int((result.problems["severity"] == "error").sum()) if not result.problems.empty else 0
+    queries = int((result.problems["severity"] == "query").sum()) if not result.problems.empty else 0
+    led = result.ledger["status"].value_counts()
+    lines = [
+        "",
+        f"集約が終わりました（{result.seconds:.1f}秒）。",
+        f"  対象校   {len(result.schools):>4} 校",
+        f"  提出     {int(s.get('submitted', 0)):>4} 校（回答を集計に使用）",
+        f"  エラー   {int(s.get('invalid', 0)):>4} 校（届いたが使えるファイルがない。差戻しが必要）",
+        f"  未提出   {int(s.get('missing', 0)):>4} 校",
+        f"  ファイル {len(result.ledger):>4} 件（使用 {int(led.get('accepted', 0))}・古い提出 {int(led.get('superseded', 0))}"
+        f"・受付不可 {int(led.get('rejected', 0))}・対象外 {int(led.get('ignored', 0))}）",
+        f"  指摘     エラー {errors} 件・確認 {queries} 件（problems.csv）",
+        f"  差戻し用ファイル {len(result.returns)} 校分（{RUN_DIR_RETURNS}/）",
+        "",
+        "開いてください:",
+        f"  {result.run_dir / '集約結果.xlsx'}",
+        f"  {result.run_dir / '報告書.html'}",
+        "結果フォルダ:",
+    ]
+    return lines
+
+
+def main(args) -> int:
+    from .cli import UsageError, load_inputs
+
+    definition, roster = load_inputs(args)
+    if not args.inbox.is_dir():
+        raise UsageError(f"提出ファイルのフォルダ「{args.inbox}」がありません。")
+    check_writable(args.outbox)
+    result = run(definition, roster, args.inbox, args.outbox, progress=True)
+    for line in summary_lines(result):
+        print(line)
+    print(result.run_dir)
+    return 0
+
+
+def check_writable(outbox: Path) -> None:
+    from .cli import UsageError
+
+    try:
+        outbox.mkdir(parents=True, exist_ok=True)
+        probe = outbox / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"結果の出力先「{outbox}」に書き込めません（{exc.strerror or exc}）。"
+                         "フォルダの場所と書き込み権限を確かめてください。") from None
