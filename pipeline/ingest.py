@@ -1,0 +1,644 @@
+"""ingest: every file under the inbox -> what it is, which school sent it, and its answer cells as read.
+
+Nothing here judges answers (normalisation and validation do); this stage only answers "is this one
+of our survey workbooks, for this year, for a school in the roster, and where are its answers?".
+A file that cannot be used is never an exception: it becomes an `ignored` or `rejected` FileRead
+with a Japanese reason and, when rejected, a problem from the catalogue.
+
+Speed matters (a whole year's inbox in seconds, tens of thousands of files in the benchmark), so:
+- the format is recognised from the first bytes, never from the extension;
+- cell values come from python-calamine (about 20x faster than openpyxl);
+- for xlsx/xlsm the defined names and document properties are read straight from the zip members
+  with defusedxml, without loading the workbook in openpyxl;
+- zip members are checked for absurd declared sizes, and worksheet extents (<dimension ref>, cell
+  refs) are checked before calamine sees the file: calamine allocates the whole used range, and a
+  stray cell at XFD1048576 makes it abort the process instead of raising.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import stat
+import struct
+import sys
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import python_calamine as calamine
+from defusedxml import ElementTree as SafeET
+
+from .definition import Definition
+from .generate import ANSWER_KEY, SHEET_LISTS, SHEET_META
+from .problems import Problem, problem
+from .roster import Roster
+
+FORMATS = ("xlsx", "xlsm", "xls", "ods")
+
+# Limits far above any real survey workbook (a filled template is ~40 KB), low enough that a
+# zip bomb or a runaway sheet is refused before it costs memory.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_SHEET_CELLS = 2_000_000  # rows x columns of one sheet's used range, as calamine allocates it
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+
+NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+NS_DCTERMS = "{http://purl.org/dc/terms/}"
+NS_DC = "{http://purl.org/dc/elements/1.1/}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One answer cell as read."""
+    item_id: str
+    sheet: str
+    cell: str  # A1, e.g. "D12"
+    raw: object  # str / int / float / bool / date / datetime / None (empty)
+
+
+@dataclass(frozen=True)
+class FileRead:
+    file: str  # relative to the inbox, with '/'
+    sha256: str
+    size: int
+    mtime: float
+    format: str | None  # "xlsx" | "xlsm" | "xls" | "ods" | None
+    status: str  # "read" | "ignored" | "rejected"
+    reason: str  # Japanese, empty when read
+    problems: tuple  # tuple[Problem, ...], file-level
+    school_code: str  # from the workbook, "" if unknown
+    meta: dict  # the _meta sheet, key -> value
+    saved_at: dt.datetime | None  # document property 'modified', timezone-aware
+    cells: tuple  # tuple[Cell, ...]
+
+
+class _Reject(Exception):
+    """Internal: stop reading this file; carries the problem that says why."""
+
+    def __init__(self, code: str, **facts):
+        super().__init__(code)
+        self.code = code
+        self.facts = facts
+
+
+# ------------------------------------------------------------------ finding files
+
+
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Every regular file under inbox, recursively, sorted; symlinks are listed, never descended into."""
+    inbox = Path(inbox)
+    found: list[Path] = []
+    for root, dirs, files in os.walk(inbox, followlinks=False):
+        base = Path(root)
+        for name in dirs:
+            p = base / name
+            if p.is_symlink():  # os.walk lists it as a directory but does not enter it
+                found.append(p)
+        for name in files:
+            p = base / name
+            try:
+                mode = p.lstat().st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+                found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(inbox).as_posix())
+
+
+_IGNORED_NAMES = {
+    "thumbs.db": "Windows が自動で作る縮小表示用のファイル（Thumbs.db）",
+    "ehthumbs.db": "Windows が自動で作る縮小表示用のファイル（ehthumbs.db）",
+    "desktop.ini": "Windows が自動で作るフォルダー設定ファイル（desktop.ini）",
+    ".ds_store": "macOS が自動で作るフォルダー設定ファイル（.DS_Store）",
+}
+
+
+def ignore_reason(rel: str) -> str:
+    """Why a file is not a submission at all (lock and system files), or "" if it may be one."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if "__MACOSX" in parts[:-1]:
+        return "macOS が圧縮ファイルに付ける付属データ（__MACOSX フォルダー）のため対象外です。"
+    if name.startswith("~$"):
+        return "Excel がファイルを開いている間に作る一時ファイル（~$ で始まる名前）のため対象外です。"
+    if name.startswith(".~lock."):
+        return "LibreOffice がファイルを開いている間に作るロックファイルのため対象外です。"
+    if name.startswith("._"):
+        return "macOS が作る付属ファイル（._ で始まる名前）のため対象外です。"
+    what = _IGNORED_NAMES.get(name.lower())
+    if what:
+        return f"{what}のため対象外です。"
+    return ""
+
+
+# ------------------------------------------------------------------ recognising the content
+
+
+def _sniff_other(head: bytes) -> str:
+    """A Japanese name for content that is not a spreadsheet, for the rejection message."""
+    if head.startswith(b"%PDF"):
+        return "PDF ファイル"
+    if head.startswith(b"\x89PNG"):
+        return "PNG 画像"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG 画像"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF 画像"
+    if head.startswith(b"{\\rtf"):
+        return "RTF 文書"
+    if head.startswith(b"Rar!"):
+        return "RAR 圧縮ファイル"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7-Zip 圧縮ファイル"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip 圧縮ファイル"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:512]:
+        return "HTML ファイル（Web ページ形式で保存されたもの）"
+    if text.startswith(b"<?xml"):
+        return "XML ファイル（XML スプレッドシート形式など）"
+    if text.startswith((b"from:", b"received:", b"mime-version:", b"return-path:")):
+        return "メールのファイル"
+    try:
+        head.decode("utf-8")
+        return "テキストファイル（CSV など）"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp932")
+        return "テキストファイル（CSV など）"
+    except UnicodeDecodeError:
+        return "形式の分からないファイル"
+
+
+def ole_stream_names(data: bytes, limit: int = 4096) -> list[str]:
+    """Names in the directory of an OLE2 compound file (old .xls, encrypted .xlsx, .doc ...).
+
+    Only the directory is walked (header -> FAT -> directory chain), never the streams, so this
+    is cheap; a damaged container raises ValueError.
+    """
+    if len(data) < 512 or not data.startswith(OLE_MAGIC):
+        raise ValueError("not an OLE2 file")
+    shift = struct.unpack_from("<H", data, 0x1E)[0]
+    if shift not in (9, 12):
+        raise ValueError("bad sector size")
+    size = 1 << shift
+    first_dir = struct.unpack_from("<I", data, 0x30)[0]
+    n_difat = struct.unpack_from("<I", data, 0x48)[0]
+    difat_next = struct.unpack_from("<I", data, 0x44)[0]
+    fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s < 0xFFFFFFFA]
+    per = size // 4
+
+    def sector(n: int) -> bytes:
+        start = (n + 1) * size
+        if start + size > len(data) + size:  # a short last sector is tolerated
+            raise ValueError("sector out of range")
+        return data[start:start + size]
+
+    hops = 0
+    while difat_next < 0xFFFFFFFA and hops < n_difat and hops < limit:
+        block = struct.unpack(f"<{per}I", sector(difat_next).ljust(size, b"\xff"))
+        fat_sectors += [s for s in block[:-1] if s < 0xFFFFFFFA]
+        difat_next = block[-1]
+        hops += 1
+    fat: list[int] = []
+    for s in fat_sectors:
+        fat.extend(struct.unpack(f"<{per}I", sector(s).ljust(size, b"\xff")))
+    names: list[str] = []
+    n, hops = first_dir, 0
+    while n < 0xFFFFFFFA and hops < limit:
+        block = sector(n)
+        for off in range(0, len(block) - 127, 128):
+            length = struct.unpack_from("<H", block, off + 64)[0]
+            kind = block[off + 66]
+            if kind in (1, 2, 5) and 2 <= length <= 64:
+                names.append(block[off:off + length - 2].decode("utf-16-le", "replace"))
+        if n >= len(fat):
+            raise ValueError("directory chain outside the FAT")
+        n = fat[n]
+        hops += 1
+    return names
+
+
+def _sniff_zip(zf: zipfile.ZipFile) -> str:
+    """Format of a zip container: xlsx/xlsm/ods, or a Japanese name of what else it is (raises _Reject)."""
+    names = set(zf.namelist())
+    if "mimetype" in names:
+        mime = zf.read("mimetype").strip()
+        if mime == ODS_MIME:
+            return "ods"
+        if mime.startswith(b"application/vnd.oasis.opendocument.text"):
+            raise _Reject("file-not-spreadsheet", detected="OpenDocument 文書（ワープロ）")
+        if mime.startswith(b"application/vnd.oasis.opendocument"):
+            raise _Reject("file-not-spreadsheet", detected="表計算以外の OpenDocument ファイル")
+    if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+        if "xl/workbook.bin" in names and "xl/workbook.xml" not in names:
+            raise _Reject("file-not-spreadsheet", detected="Excel バイナリブック（.xlsb）")
+        types = zf.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+        return "xlsm" if b"macroEnabled" in types or "xl/vbaProject.bin" in names else "xlsx"
+    if "word/document.xml" in names:
+        raise _Reject("file-not-spreadsheet", detected="Word 文書")
+    if "ppt/presentation.xml" in names:
+        raise _Reject("file-not-spreadsheet", detected="PowerPoint ファイル")
+    raise _Reject("file-not-spreadsheet", detected="ZIP 圧縮ファイル（中に調査票が入っていれば、取り出して保存してください）")
+
+
+def _check_zip_sizes(zf: zipfile.ZipFile) -> None:
+    total = 0
+    for info in zf.infolist():
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise _Reject("file-too-large", detail=f"展開すると {info.file_size // (1024 * 1024):,} MB になる部分があります")
+        total += info.file_size
+    if total > MAX_TOTAL_BYTES:
+        raise _Reject("file-too-large", detail=f"展開すると {total // (1024 * 1024):,} MB になります")
+
+
+_COL_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d{1,7})"')
+_ROW_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,7})"')
+_DIM_RE = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]*)"')
+_REF_RE = re.compile(r"\$?([A-Z]{1,3})\$?(\d{1,7})")
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def col_letters(n: int) -> str:
+    """1 -> A, 27 -> AA."""
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _check_sheet_extent(xml: bytes) -> str:
+    """"" if the sheet's used range is sane, else the offending extent (e.g. "A1:XFD1048576").
+
+    calamine sizes its cell grid from the dimension element when present, otherwise from the
+    cells, so both are checked. The regexes only look at tags, never at text content.
+    """
+    m = _DIM_RE.search(xml, 0, 4096)
+    if m:
+        refs = _REF_RE.findall(m.group(1).decode("ascii", "replace"))
+        if refs:
+            rows = [int(r) for _, r in refs]
+            cols = [_col_number(c) for c, _ in refs]
+            if (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1) > MAX_SHEET_CELLS:
+                return m.group(1).decode("ascii", "replace")
+    max_row = max_col = 0
+    min_row = min_col = 1 << 30
+    for c, r in _COL_RE.findall(xml):
+        col = _col_number(c.decode())
+        row = int(r)
+        max_col, min_col = max(max_col, col), min(min_col, col)
+        max_row, min_row = max(max_row, row), min(min_row, row)
+    for r in _ROW_RE.findall(xml):
+        row = int(r)
+        max_row, min_row = max(max_row, row), min(min_row, row)
+    if max_row and max_col and (max_row - min_row + 1) * (max_col - min_col + 1) > MAX_SHEET_CELLS:
+        return f"{col_letters(min_col)}{min_row}:{col_letters(max_col)}{max_row}"
+    return ""
+
+
+# ------------------------------------------------------------------ xlsx parts read straight from the zip
+
+
+_NAME_REF_RE = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d{1,7})(?::\$?([A-Z]{1,3})\$?(\d{1,7}))?$")
+
+
+def parse_name_ref(text: str) -> tuple[str, str] | None:
+    """"'表紙'!$D$12" or "表紙!$D$12" -> ("表紙", "D12"); None for ranges of several cells, #REF! etc."""
+    m = _NAME_REF_RE.match((text or "").strip())
+    if not m:
+        return None
+    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+    col, row = m.group(3), m.group(4)
+    if m.group(5) is not None and (m.group(5), m.group(6)) != (col, row):
+        return None
+    return sheet, f"{col}{row}"
+
+
+def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str]]:
+    """Workbook-scoped q_ names -> (sheet, A1). Sheet-scoped copies (a duplicated sheet) are not used."""
+    root = SafeET.fromstring(zf.read("xl/workbook.xml"))
+    out: dict[str, tuple[str, str]] = {}
+    defined = root.find(f"{NS_MAIN}definedNames")
+    if defined is None:
+        return out
+    for el in defined:
+        name = (el.get("name") or "").lower()
+        if not name.startswith("q_") or el.get("localSheetId") is not None:
+            continue
+        ref = parse_name_ref(el.text or "")
+        if ref is not None:
+            out[name[2:]] = ref
+    return out
+
+
+def _parse_w3c(text: str | None, naive_is_local: bool) -> dt.datetime | None:
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        # ODF dates carry no zone and are the saving computer's local time.
+        value = value.astimezone() if naive_is_local else value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _xlsx_modified(zf: zipfile.ZipFile) -> dt.datetime | None:
+    try:
+        root = SafeET.fromstring(zf.read("docProps/core.xml"))
+    except (KeyError, SafeET.ParseError):
+        return None
+    el = root.find(f"{NS_DCTERMS}modified")
+    if el is None:
+        el = root.find(f"{NS_DCTERMS}created")
+    return _parse_w3c(el.text if el is not None else None, naive_is_local=False)
+
+
+def _ods_modified(zf: zipfile.ZipFile) -> dt.datetime | None:
+    try:
+        root = SafeET.fromstring(zf.read("meta.xml"))
+    except (KeyError, SafeET.ParseError):
+        return None
+    for el in root.iter(f"{NS_DC}date"):
+        return _parse_w3c(el.text, naive_is_local=True)
+    return None
+
+
+# ------------------------------------------------------------------ reading one file
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _reiwa(year: int) -> str:
+    return f"令和{year - 2018}年度" if year >= 2019 else f"{year}年度"
+
+
+def _to_str(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _grid(wb, name: str):
+    """(first row, first col, rows) of a sheet, 0-based absolute; rows as calamine returns them."""
+    sheet = wb.get_sheet_by_name(name)
+    start = sheet.start or (0, 0)
+    return start[0], start[1], sheet.to_python(skip_empty_area=True)
+
+
+def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -> FileRead:
+    """Read one file; never raises for a bad file (it becomes ignored/rejected with a Japanese reason)."""
+    path, inbox = Path(path), Path(inbox)
+    rel = path.relative_to(inbox).as_posix()
+    base = dict(file=rel, sha256="", size=0, mtime=0.0, format=None, school_code="", meta={}, saved_at=None, cells=())
+
+    def rejected(code: str, school_code: str = "", **facts) -> FileRead:
+        p = problem(code, file=rel, school_code=school_code, **facts)
+        return FileRead(**{**base, "school_code": school_code}, status="rejected", reason=p.message, problems=(p,))
+
+    try:
+        st = path.lstat()
+        base["mtime"] = st.st_mtime
+        if stat.S_ISLNK(st.st_mode):
+            target = path.resolve()
+            inside = target.is_relative_to(inbox.resolve())
+            if not inside:
+                return rejected("file-link", detail="受付フォルダーの外を指すリンク")
+            if not target.is_file():
+                return rejected("file-link", detail="ファイルではないものを指すリンク" if target.exists() else "リンク先がありません")
+            st = target.stat()
+            base["mtime"] = st.st_mtime
+        base["size"] = st.st_size
+        why = ignore_reason(rel)
+        if why:
+            data = path.read_bytes() if st.st_size <= MAX_FILE_BYTES else b""
+            base["sha256"] = _sha256(data) if data or st.st_size == 0 else ""
+            return FileRead(**base, status="ignored", reason=why, problems=())
+        if st.st_size > MAX_FILE_BYTES:
+            base["sha256"] = _sha256_file(path)
+            return rejected("file-too-large", detail=f"{st.st_size / (1024 * 1024):.0f} MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        return rejected("file-broken", detail=f"読み込めません: {exc.strerror or exc}")
+    base["sha256"] = _sha256(data)
+    base["size"] = len(data)
+    try:
+        return _read_workbook(rel, data, base, definition, roster)
+    except _Reject as r:
+        return rejected(r.code, **r.facts)
+    except Exception as exc:  # noqa: BLE001 - a file must never stop the run; the reason names the failure
+        return rejected("file-broken", detail=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, roster: Roster) -> FileRead:
+    if not data:
+        raise _Reject("file-empty")
+    head = data[:8]
+    names: dict[str, tuple[str, str]] = {}
+    saved_at = None
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            raise _Reject("file-broken", detail="ZIP 形式が途中で切れているか壊れています") from None
+        with zf:
+            _check_zip_sizes(zf)
+            fmt = _sniff_zip(zf)
+            try:
+                if fmt == "ods":
+                    manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
+                    if b"encryption-data" in manifest:
+                        raise _Reject("file-encrypted")
+                    saved_at = _ods_modified(zf)
+                else:
+                    for info in zf.infolist():
+                        if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                            extent = _check_sheet_extent(zf.read(info))
+                            if extent:
+                                raise _Reject("file-too-large", detail=f"シートの使用範囲が {extent} まで広がっています")
+                    names = _xlsx_names(zf)
+                    saved_at = _xlsx_modified(zf)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError) as exc:
+                raise _Reject("file-broken", detail=f"ZIP の中身が壊れています（{exc}）") from None
+            except SafeET.ParseError:
+                raise _Reject("file-broken", detail="ブックの構成情報（XML）が壊れています") from None
+    elif head == OLE_MAGIC:
+        try:
+            streams = {n.lower() for n in ole_stream_names(data)}
+        except (ValueError, struct.error):
+            raise _Reject("file-broken", detail="古い Excel 形式（.xls）のファイル構造が壊れています") from None
+        if "encryptioninfo" in streams or "encryptedpackage" in streams:
+            raise _Reject("file-encrypted")
+        if "workbook" in streams or "book" in streams:
+            fmt = "xls"
+        elif "worddocument" in streams:
+            raise _Reject("file-not-spreadsheet", detected="Word 97-2003 文書")
+        elif "powerpoint document" in streams:
+            raise _Reject("file-not-spreadsheet", detected="PowerPoint 97-2003 ファイル")
+        else:
+            raise _Reject("file-not-spreadsheet", detected="Office 以外の複合ファイル（Thumbs.db など）")
+    else:
+        raise _Reject("file-not-spreadsheet", detected=_sniff_other(data[:1024]))
+    base["format"] = fmt
+    base["saved_at"] = saved_at
+
+    try:
+        wb = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except calamine.PasswordError:
+        raise _Reject("file-encrypted") from None
+    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
+        raise _Reject("file-broken", detail=f"表計算ファイルとして読めません（{exc}）"[:200]) from None
+    try:
+        return _identify(rel, wb, names, base, definition, roster)
+    except calamine.PasswordError:
+        raise _Reject("file-encrypted") from None
+    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
+        raise _Reject("file-broken", detail=f"シートを読めません（{exc}）"[:200]) from None
+    finally:
+        wb.close()
+
+
+def _identify(rel: str, wb, names: dict[str, tuple[str, str]], base: dict, definition: Definition,
+              roster: Roster) -> FileRead:
+    sheet_names = list(wb.sheet_names)
+    meta: dict[str, str] = {}
+    if SHEET_META in sheet_names:
+        _, _, rows = _grid(wb, SHEET_META)
+        for row in rows:
+            if len(row) >= 2 and _to_str(row[0]):
+                meta[_to_str(row[0])] = _to_str(row[1])
+    base["meta"] = meta
+    cells = _locate_cells(wb, sheet_names, names, definition)
+    if not meta and not cells:
+        raise _Reject("not-our-survey", detail="調査票の管理情報も回答欄も見つかりません")
+
+    s = definition.survey
+    code = meta.get("school_code", "")
+    if not meta:
+        raise _Reject("outdated-template", detail="調査票の管理情報（非表示シート）がありません。別のブックに写したものかもしれません")
+    if meta.get("survey_id") != s.id:
+        found = meta.get("survey_id") or "不明"
+        raise _Reject("not-our-survey", detail=f"調査の識別子が「{found}」です")
+    if meta.get("fiscal_year") != str(s.fiscal_year):
+        fy = meta.get("fiscal_year", "")
+        found = _reiwa(int(fy)) if fy.isdigit() else f"年度「{fy or '不明'}」"
+        raise _Reject("wrong-year", found=found, expected=s.fiscal_year_label)
+    by_code = roster.by_code()
+    known = code if code in by_code else ""
+    if meta.get("template_version") != s.template_version:
+        raise _Reject("outdated-template", school_code=known,
+                      detail=f"版「{meta.get('template_version') or '不明'}」、今回は「{s.template_version}」")
+    if not code or meta.get("fingerprint") != definition.fingerprint(code):
+        raise _Reject("outdated-template", school_code=known, detail="調査票の識別情報が今回の調査定義と一致しません")
+    if not known:
+        raise _Reject("unknown-school", value=code)
+    cover = next((c for c in cells if c.item_id == "school_code"), None)
+    cover_code = _to_str(cover.raw) if cover else ""
+    if cover_code != code:
+        raise _Reject("school-mismatch", school_code=code, meta=code, cover=cover_code or "空欄")
+    if not any(c.item_id != "school_code" for c in cells):
+        raise _Reject("not-our-survey", school_code=code, detail="回答欄が見つかりません")
+    return FileRead(**{**base, "school_code": code, "cells": tuple(cells)}, status="read", reason="", problems=())
+
+
+def _locate_cells(wb, sheet_names: list[str], names: dict[str, tuple[str, str]],
+                  definition: Definition) -> list[Cell]:
+    """Answer cells by defined name first (xlsx/xlsm), gaps filled from the hidden row/column keys."""
+    by_id = definition.by_id
+    grids: dict[str, tuple[int, int, list]] = {}
+
+    def grid(sheet: str):
+        if sheet not in grids:
+            grids[sheet] = _grid(wb, sheet)
+        return grids[sheet]
+
+    found: dict[str, Cell] = {}
+    present = set(sheet_names)
+    for item_id, (sheet, a1) in names.items():
+        if item_id not in by_id or sheet not in present:
+            continue
+        m = _REF_RE.fullmatch(a1)
+        r, c = int(m.group(2)) - 1, _col_number(m.group(1)) - 1
+        r0, c0, rows = grid(sheet)
+        i, j = r - r0, c - c0
+        raw = rows[i][j] if 0 <= i < len(rows) and 0 <= j < len(rows[i]) else None
+        found[item_id] = Cell(item_id, sheet, a1, None if raw == "" else raw)
+
+    if len(found) < len(by_id):
+        # Sheets of the definition first, so that a school's copy of a sheet never wins over the original.
+        own = [s.sheet for s in definition.sections if s.sheet in present]
+        others = [n for n in sheet_names if n not in own and n not in (SHEET_META, SHEET_LISTS)]
+        for sheet in own + others:
+            r0, c0, rows = grid(sheet)
+            if not rows:
+                continue
+            col_keys: dict[int, str] = {}
+            if r0 == 0:
+                for j, v in enumerate(rows[0]):
+                    key = _to_str(v)
+                    if key:
+                        col_keys[c0 + j] = key
+            if not col_keys or c0 != 0:
+                continue
+            for i, row in enumerate(rows):
+                row_key = _to_str(row[0]) if row else ""
+                if not row_key or i == 0 and r0 == 0:
+                    continue
+                for col, col_key in col_keys.items():
+                    item_id = row_key if col_key == ANSWER_KEY else f"{row_key}_{col_key}"
+                    if item_id not in by_id or item_id in found:
+                        continue
+                    j = col - c0
+                    raw = row[j] if j < len(row) else None
+                    found[item_id] = Cell(item_id, sheet, f"{col_letters(col + 1)}{r0 + i + 1}", None if raw == "" else raw)
+    order = {item.id: n for n, item in enumerate(definition.items)}
+    return sorted(found.values(), key=lambda c: order[c.item_id])
+
+
+# ------------------------------------------------------------------ the whole inbox
+
+
+def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool = False) -> list[FileRead]:
+    """Read every file under the inbox (never modifying any); one FileRead per file, in path order."""
+    from tqdm import tqdm
+
+    inbox = Path(inbox)
+    paths = scan_inbox(inbox)
+    reads: list[FileRead] = []
+    for path in tqdm(paths, desc="提出ファイルを読み取り", unit="件", disable=not progress, file=sys.stderr):
+        reads.append(read_file(path, inbox, definition, roster))
+    return reads
+
+
+def problems_of(reads: Iterable[FileRead]) -> list[Problem]:
+    """All file-level problems of a run, in file order."""
+    return [p for r in reads for p in r.problems]
