@@ -219,7 +219,6 @@ class Job:
     code: str
     name: str
     school: object | None = None  # roster.School
-    row: int | None = None  # line in the roster, header = 1, for messages
     addresses: tuple[str, ...] = ()
     attachment: Path | None = None
     data: bytes = b""
@@ -233,45 +232,44 @@ class Job:
 
     @property
     def where(self) -> str:
-        return f"学校一覧の{self.row}行目（{self.code}）" if self.row else self.code
+        return f"学校一覧の学校コード {self.code} の行"
 
     def skip(self, status: str, note: str) -> None:
         self.status, self.note = status, note
 
 
-def _screen(job: Job, raw_address: str) -> None:
-    """Refuse names and addresses that could inject headers; split and check the address field."""
+def _screen(job: Job, address: str) -> None:
+    """Refuse names and addresses that could inject headers or are not plain addresses.
+
+    load_roster already rejects such rows; this is checked again here because the message
+    headers are where it matters, whatever built the Roster.
+    """
     for what, text in (("学校コード", job.code), ("学校名", job.name)):
         bad = _bad_chars(text)
         if bad:
             job.skip("refused", f"{job.where}: {what}「{_visible(text)}」に{_describe_bad(bad)}が含まれているため、"
                                 "メールの見出し（件名・宛先）に使えません。学校一覧を直してください。")
             return
-    bad = _bad_chars(raw_address)
+    bad = _bad_chars(address)
     if bad:
-        job.skip("refused", f"{job.where}: メールアドレス「{_visible(raw_address)}」に{_describe_bad(bad)}が含まれているため、"
+        job.skip("refused", f"{job.where}: メールアドレス「{_visible(address)}」に{_describe_bad(bad)}が含まれているため、"
                             "宛先に使えません。学校一覧を直してください。")
         return
-    # Several addresses may share the cell, separated the way people type lists.
-    parts = [p.strip() for p in re.split(r"[,;、；，]", raw_address) if p.strip()]
-    if not parts:
+    address = address.strip()
+    if not address:
         job.skip("no_address", "学校一覧のメールアドレスが空欄です。")
-        return
-    wrong = [p for p in parts if not _ADDR_RE.fullmatch(p)]
-    if wrong:
-        job.skip("refused", f"{job.where}: メールアドレス「{'」「'.join(wrong)}」の形式が正しくありません。学校一覧を直してください。")
-        return
-    job.addresses = tuple(parts)
+    elif not _ADDR_RE.fullmatch(address):
+        job.skip("refused", f"{job.where}: メールアドレス「{address}」の形式が正しくありません。学校一覧を直してください。")
+    else:
+        job.addresses = (address,)
 
 
-def _job_for_school(school, row: int) -> Job:
-    job = Job(code=school.code, name=school.name, school=school, row=row)
+def _job_for_school(school) -> Job:
+    job = Job(code=school.code, name=school.name, school=school)
     _screen(job, school.email or "")
     return job
 
 
-def _rows_by_code(roster) -> dict[str, tuple[int, object]]:
-    return {s.code: (i + 2, s) for i, s in enumerate(roster.schools)}
 
 
 def _files_by_code(folder: Path) -> dict[str, list[Path]]:
@@ -299,8 +297,8 @@ def plan_distribute(definition, roster, templates: Path) -> list[Job]:
         raise UsageError(f"調査票のフォルダ {templates} がありません。先に make templates で調査票を作ってください。")
     files = _files_by_code(templates)
     jobs = []
-    for i, school in enumerate(roster.schools):
-        job = _job_for_school(school, i + 2)
+    for school in roster.schools:
+        job = _job_for_school(school)
         if job.status == "pending":
             _attach(job, files, templates, "調査票")
             job.detail = _sha256(job.data)
@@ -331,15 +329,14 @@ def _resolve_run(opts: Options) -> Path:
 
 def plan_remind(definition, roster, run: Path) -> list[Job]:
     rows = _read_csv(run / "schools.csv", {"school_code", "status"})
-    by_code = _rows_by_code(roster)
+    by_code = roster.by_code()
     jobs = []
     for r in rows:
         if r["status"] != "missing":
             continue
         code = r["school_code"].strip()
         if code in by_code:
-            row, school = by_code[code]
-            job = _job_for_school(school, row)
+            job = _job_for_school(by_code[code])
         else:
             job = Job(code=code, name=r.get("school_name", ""))
             job.skip("not_in_roster", "集約結果にはありますが、学校一覧にない学校です。")
@@ -377,12 +374,11 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
     names = {r["school_code"].strip(): r.get("school_name", "") for r in schools}
     folder = run / "差戻し"
     files = _files_by_code(folder) if folder.is_dir() else {}
-    by_code = _rows_by_code(roster)
+    by_code = roster.by_code()
     jobs = []
     for code in codes:
         if code in by_code:
-            row, school = by_code[code]
-            job = _job_for_school(school, row)
+            job = _job_for_school(by_code[code])
         else:
             job = Job(code=code, name=names.get(code, ""))
             job.skip("not_in_roster", "集約結果にはありますが、学校一覧にない学校です。")
