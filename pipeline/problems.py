@@ -31,6 +31,7 @@ CATALOGUE: dict[str, Spec] = {
     "below-minimum": Spec("error", "「{label}」の {value} は {min} 未満です。", "{min} 以上の整数を入力してください。"),
     "above-maximum": Spec("error", "「{label}」の {value} は上限の {max} を超えています。", "数値を確かめてください。"),
     "not-a-date": Spec("error", "「{label}」の「{value}」は日付として読めません。", "2026/2/10 のように入力してください。"),
+    "date-out-of-range": Spec("error", "「{label}」の {value} は{period}の日付ではありません。", "{start}から{end}までの日付を入力してください。"),
     "text-too-long": Spec("error", "「{label}」が {length} 文字あり、上限の {max_length} 文字を超えています。", "要点を短くまとめてください。"),
     "value-normalised": Spec("warning", "「{label}」の「{value}」を「{normalised}」として読み取りました。", "次回は{how}で入力してください。"),
     # --- across cells
@@ -48,6 +49,7 @@ CATALOGUE: dict[str, Spec] = {
     "file-not-spreadsheet": Spec("error", "Excel の調査票ではありません（{detected}）。", "配布した調査票（.xlsx）を送ってもらってください。"),
     "file-broken": Spec("error", "ファイルが壊れていて開けません（{detail}）。", "学校で開けるか確かめ、保存し直して送ってもらってください。"),
     "file-encrypted": Spec("error", "パスワードで保護されていて開けません。", "パスワードを外して保存し直し、送ってもらってください。"),
+    "file-link": Spec("error", "リンク（ショートカット）のため読みませんでした（{detail}）。", "リンクではなく、ファイルそのものを受付フォルダーに保存してください。"),
     "file-too-large": Spec("error", "ファイルが大きすぎます（{detail}）。", "配布した調査票に入力したものか確かめてください。"),
     "not-our-survey": Spec("error", "この調査の調査票ではありません（{detail}）。", "配布した調査票に入力して送ってもらってください。"),
     "wrong-year": Spec("error", "{found}の調査票です（今回は{expected}）。", "今年度の調査票に入力し直してもらってください。"),
@@ -80,19 +82,24 @@ class Problem:
     message: str
     # Not in problems.csv; carried for the 差戻し workbook and the report.
     hint: str = field(default="", compare=False)
+    # For queries: what the school wrote in its explanation field (the item with explains_queries),
+    # so staff can judge the query without opening the file. Last column of problems.csv.
+    explanation: str = field(default="", compare=False)
 
     def row(self) -> dict:
-        """The problems.csv row (CONTRACT.md column order)."""
+        """The problems.csv row (CONTRACT.md column order, extra columns at the end)."""
         d = asdict(self)
         d.pop("hint")
-        return d
+        return {k: d[k] for k in PROBLEM_COLUMNS}
 
 
-PROBLEM_COLUMNS = ["file", "school_code", "sheet", "cell", "item_id", "value", "code", "severity", "message"]
+PROBLEM_COLUMNS = ["file", "school_code", "sheet", "cell", "item_id", "value", "code", "severity", "message",
+                   "explanation"]
 
 
 def problem(code: str, *, file: str = "", school_code: str = "", sheet: str = "", cell: str = "",
-            item_id: str = "", value="", severity: Severity | None = None, **facts) -> Problem:
+            item_id: str = "", value="", severity: Severity | None = None, explanation: str = "",
+            **facts) -> Problem:
     """Build a problem record from the catalogue; `facts` fill the message template."""
     spec = CATALOGUE[code]
     shown = "" if value is None else str(value)
@@ -101,4 +108,4 @@ def problem(code: str, *, file: str = "", school_code: str = "", sheet: str = ""
     hint = _fmt.format(spec.hint, **facts)
     return Problem(file=file, school_code=school_code, sheet=sheet, cell=cell, item_id=item_id, value=shown,
                    code=code, severity=severity or spec.severity,
-                   message=f"{message}{hint}" if hint else message, hint=hint)
+                   message=f"{message}{hint}" if hint else message, hint=hint, explanation=explanation or "")
