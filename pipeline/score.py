@@ -658,8 +658,10 @@ def _trend(definition: Definition, kpi: pd.DataFrame, previous: "History | None"
     df = pd.DataFrame(rows, columns=[c for c in cols if c != "year_label"])
     df["year_label"] = df["fiscal_year"].map(reiwa_label)
     order = {k.id: i for i, k in enumerate(definition.kpi_table.kpis)}
+    types = {t: i for i, t in enumerate(definition.school_types)}
     df["_o"] = df["kpi_id"].map(order)
-    return df.sort_values(["_o", "school_type", "fiscal_year"])[cols].reset_index(drop=True)
+    df["_t"] = df["school_type"].map(types)
+    return df.sort_values(["_t", "_o", "fiscal_year"])[cols].reset_index(drop=True)
 
 
 def _highlights(d: Definition, s: Scores) -> dict:
