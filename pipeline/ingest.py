@@ -27,6 +27,7 @@ import sys
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import python_calamine as calamine
@@ -260,9 +261,12 @@ def _check_zip_sizes(zf: zipfile.ZipFile) -> None:
         raise _Reject("file-too-large", detail=f"展開すると {total // (1024 * 1024):,} MB になります")
 
 
-_COL_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d{1,7})"')
-_ROW_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,7})"')
-_DIM_RE = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]*)"')
+_CELL_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+# Fast path: only a cell beyond column ZZ or below row 9999 can make a sheet's grid large, and a
+# single C-level search finds one; the exact extent is computed only then. Below that bound the
+# grid stays under ~7 million cells (702 x 9999), which calamine allocates without trouble.
+# (` r="` followed by letters is only ever a cell reference; the literal prefix keeps the scan fast.)
+_FAR_CELL_RE = re.compile(rb' r="(?:[A-Z]{3}[0-9]|[A-Z]{1,2}[0-9]{5})')
 _REF_RE = re.compile(r"\$?([A-Z]{1,3})\$?(\d{1,7})")
 
 
@@ -283,31 +287,32 @@ def col_letters(n: int) -> str:
 
 
 def _check_sheet_extent(xml: bytes) -> str:
-    """"" if the sheet's used range is sane, else the offending extent (e.g. "A1:XFD1048576").
+    """"" if the sheet's cells span a sane grid, else that span (e.g. "A1:XFD1048576").
 
-    calamine sizes its cell grid from the dimension element when present, otherwise from the
-    cells, so both are checked. The regexes only look at tags, never at text content.
+    calamine builds a dense grid from the first to the last cell holding a value and aborts the
+    whole process (it does not raise) when that grid cannot be allocated; a stale <dimension> is
+    harmless (measured with python-calamine 0.9.1), so the cells themselves are checked.
+    The regexes look at tags only, never at text.
     """
-    m = _DIM_RE.search(xml, 0, 4096)
-    if m:
-        refs = _REF_RE.findall(m.group(1).decode("ascii", "replace"))
-        if refs:
-            rows = [int(r) for _, r in refs]
-            cols = [_col_number(c) for c, _ in refs]
-            if (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1) > MAX_SHEET_CELLS:
-                return m.group(1).decode("ascii", "replace")
-    max_row = max_col = 0
-    min_row = min_col = 1 << 30
-    for c, r in _COL_RE.findall(xml):
-        col = _col_number(c.decode())
-        row = int(r)
-        max_col, min_col = max(max_col, col), min(min_col, col)
-        max_row, min_row = max(max_row, row), min(min_row, row)
-    for r in _ROW_RE.findall(xml):
-        row = int(r)
-        max_row, min_row = max(max_row, row), min(min_row, row)
-    if max_row and max_col and (max_row - min_row + 1) * (max_col - min_col + 1) > MAX_SHEET_CELLS:
-        return f"{col_letters(min_col)}{min_row}:{col_letters(max_col)}{max_row}"
+    if not _FAR_CELL_RE.search(xml):
+        return ""
+    refs = _CELL_RE.findall(xml)
+    rows = [int(r) for _, r in refs]
+    cols = [_col_number(c.decode()) for c in {c for c, _ in refs}]
+    if (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1) > MAX_SHEET_CELLS:
+        return f"{col_letters(min(cols))}{min(rows)}:{col_letters(max(cols))}{max(rows)}"
+    return ""
+
+
+_ODS_LONG_ROW_RE = re.compile(rb'<table:table-row\b[^>]*?number-rows-repeated="([0-9]{5,})"[^>]*>(.*?)</table:table-row>', re.S)
+
+
+def _check_ods_extent(content: bytes) -> str:
+    """"" unless a row repeated tens of thousands of times holds a value (a whole column filled in
+    LibreOffice), which would make calamine build a grid of millions of rows."""
+    for m in _ODS_LONG_ROW_RE.finditer(content):
+        if int(m.group(1)) >= 10_000 and b"office:value-type" in m.group(2):
+            return f"{int(m.group(1)):,} 行にわたって値が入っています"
     return ""
 
 
@@ -329,9 +334,18 @@ def parse_name_ref(text: str) -> tuple[str, str] | None:
     return sheet, f"{col}{row}"
 
 
-def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str]]:
-    """Workbook-scoped q_ names -> (sheet, A1). Sheet-scoped copies (a duplicated sheet) are not used."""
-    root = SafeET.fromstring(zf.read("xl/workbook.xml"))
+def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str, int, int]]:
+    return _names_of_workbook_xml(zf.read("xl/workbook.xml"))
+
+
+@lru_cache(maxsize=256)
+def _names_of_workbook_xml(xml: bytes) -> dict[str, tuple[str, str, int, int]]:
+    """Workbook-scoped q_ names -> (sheet, A1, row, col), 0-based row/col. Sheet-scoped copies (a duplicated sheet) are not used.
+
+    Cached on the part's bytes: every school of one type gets the same workbook.xml, so a whole
+    inbox parses only a handful of distinct ones. Callers must not modify the returned dict.
+    """
+    root = SafeET.fromstring(xml)
     out: dict[str, tuple[str, str]] = {}
     defined = root.find(f"{NS_MAIN}definedNames")
     if defined is None:
@@ -342,7 +356,8 @@ def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str]]:
             continue
         ref = parse_name_ref(el.text or "")
         if ref is not None:
-            out[name[2:]] = ref
+            m = _REF_RE.fullmatch(ref[1])
+            out[name[2:]] = (ref[0], ref[1], int(m.group(2)) - 1, _col_number(m.group(1)) - 1)
     return out
 
 
@@ -463,7 +478,7 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
     if not data:
         raise _Reject("file-empty")
     head = data[:8]
-    names: dict[str, tuple[str, str]] = {}
+    names: dict[str, tuple[str, str, int, int]] = {}
     saved_at = None
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
@@ -478,6 +493,9 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
                     manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
                     if b"encryption-data" in manifest:
                         raise _Reject("file-encrypted")
+                    extent = _check_ods_extent(zf.read("content.xml"))
+                    if extent:
+                        raise _Reject("file-too-large", detail=f"シートの使用範囲が広すぎます（{extent}）")
                     saved_at = _ods_modified(zf)
                 else:
                     for info in zf.infolist():
@@ -527,7 +545,7 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
         wb.close()
 
 
-def _identify(rel: str, wb, names: dict[str, tuple[str, str]], base: dict, definition: Definition,
+def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: dict, definition: Definition,
               roster: Roster) -> FileRead:
     sheet_names = list(wb.sheet_names)
     meta: dict[str, str] = {}
@@ -537,14 +555,13 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str]], base: dict, defin
             if len(row) >= 2 and _to_str(row[0]):
                 meta[_to_str(row[0])] = _to_str(row[1])
     base["meta"] = meta
-    cells = _locate_cells(wb, sheet_names, names, definition)
-    if not meta and not cells:
-        raise _Reject("not-our-survey", detail="調査票の管理情報も回答欄も見つかりません")
+    if not meta:
+        if not _locate_cells(wb, sheet_names, names, definition):
+            raise _Reject("not-our-survey", detail="調査票の管理情報も回答欄も見つかりません")
+        raise _Reject("outdated-template", detail="調査票の管理情報（非表示シート）がありません。別のブックに写したものかもしれません")
 
     s = definition.survey
     code = meta.get("school_code", "")
-    if not meta:
-        raise _Reject("outdated-template", detail="調査票の管理情報（非表示シート）がありません。別のブックに写したものかもしれません")
     if meta.get("survey_id") != s.id:
         found = meta.get("survey_id") or "不明"
         raise _Reject("not-our-survey", detail=f"調査の識別子が「{found}」です")
@@ -552,15 +569,17 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str]], base: dict, defin
         fy = meta.get("fiscal_year", "")
         found = _reiwa(int(fy)) if fy.isdigit() else f"年度「{fy or '不明'}」"
         raise _Reject("wrong-year", found=found, expected=s.fiscal_year_label)
-    by_code = roster.by_code()
-    known = code if code in by_code else ""
+    school = roster.by_code().get(code) if code else None
+    known = code if school else ""
     if meta.get("template_version") != s.template_version:
         raise _Reject("outdated-template", school_code=known,
                       detail=f"版「{meta.get('template_version') or '不明'}」、今回は「{s.template_version}」")
     if not code or meta.get("fingerprint") != definition.fingerprint(code):
         raise _Reject("outdated-template", school_code=known, detail="調査票の識別情報が今回の調査定義と一致しません")
-    if not known:
+    if school is None:
         raise _Reject("unknown-school", value=code)
+    expected = _expected_ids(definition, school)
+    cells = _locate_cells(wb, sheet_names, names, definition, expected)
     cover = next((c for c in cells if c.item_id == "school_code"), None)
     cover_code = _to_str(cover.raw) if cover else ""
     if cover_code != code:
@@ -570,9 +589,24 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str]], base: dict, defin
     return FileRead(**{**base, "school_code": code, "cells": tuple(cells)}, status="read", reason="", problems=())
 
 
-def _locate_cells(wb, sheet_names: list[str], names: dict[str, tuple[str, str]],
-                  definition: Definition) -> list[Cell]:
-    """Answer cells by defined name first (xlsx/xlsm), gaps filled from the hidden row/column keys."""
+_EXPECTED: dict[tuple, frozenset] = {}
+
+
+def _expected_ids(definition: Definition, school) -> frozenset:
+    """Ids of the items on this school's template; cached (the digest covers ids and applicability)."""
+    key = (definition.digest, school.type, school.flags)
+    if key not in _EXPECTED:
+        _EXPECTED[key] = frozenset(i.id for i in definition.items_for(school.type, school.flags))
+    return _EXPECTED[key]
+
+
+def _locate_cells(wb, sheet_names: list[str], names: dict[str, tuple[str, str, int, int]],
+                  definition: Definition, expected: frozenset | None = None) -> list[Cell]:
+    """Answer cells by defined name first (xlsx/xlsm), gaps filled from the hidden row/column keys.
+
+    The keys are scanned only when the names leave a gap among the `expected` items (those of the
+    school's template), which for an untouched xlsx they never do.
+    """
     by_id = definition.by_id
     grids: dict[str, tuple[int, int, list]] = {}
 
@@ -583,17 +617,15 @@ def _locate_cells(wb, sheet_names: list[str], names: dict[str, tuple[str, str]],
 
     found: dict[str, Cell] = {}
     present = set(sheet_names)
-    for item_id, (sheet, a1) in names.items():
+    for item_id, (sheet, a1, r, c) in names.items():
         if item_id not in by_id or sheet not in present:
             continue
-        m = _REF_RE.fullmatch(a1)
-        r, c = int(m.group(2)) - 1, _col_number(m.group(1)) - 1
         r0, c0, rows = grid(sheet)
         i, j = r - r0, c - c0
         raw = rows[i][j] if 0 <= i < len(rows) and 0 <= j < len(rows[i]) else None
         found[item_id] = Cell(item_id, sheet, a1, None if raw == "" else raw)
 
-    if len(found) < len(by_id):
+    if expected is None or not expected <= found.keys():
         # Sheets of the definition first, so that a school's copy of a sheet never wins over the original.
         own = [s.sheet for s in definition.sections if s.sheet in present]
         others = [n for n in sheet_names if n not in own and n not in (SHEET_META, SHEET_LISTS)]
@@ -620,8 +652,19 @@ def _locate_cells(wb, sheet_names: list[str], names: dict[str, tuple[str, str]],
                     j = col - c0
                     raw = row[j] if j < len(row) else None
                     found[item_id] = Cell(item_id, sheet, f"{col_letters(col + 1)}{r0 + i + 1}", None if raw == "" else raw)
-    order = {item.id: n for n, item in enumerate(definition.items)}
+    order = _item_order(definition)
     return sorted(found.values(), key=lambda c: order[c.item_id])
+
+
+_ORDER: dict[str, dict[str, int]] = {}
+
+
+def _item_order(definition: Definition) -> dict[str, int]:
+    """item id -> position in the definition (cells come back in sheet order)."""
+    order = _ORDER.get(definition.digest)
+    if order is None:
+        order = _ORDER[definition.digest] = {item.id: n for n, item in enumerate(definition.items)}
+    return order
 
 
 # ------------------------------------------------------------------ the whole inbox
