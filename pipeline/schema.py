@@ -5,9 +5,10 @@ normalise stage left them (int / str / datetime.date / None, or the raw value wh
 not be read). Every Check is named with the problem catalogue's code, so a failure translates
 to a Japanese message without pandera's English ever reaching a user.
 
-Checks are Series-level (one call per column over all files) and each looks only at values
-that passed the checks before it: a text in an integer cell is `not-an-integer`, never also
-`below-minimum`. Required-ness depends on the school type and is checked in validate.
+Checks are Series-level (one call per column over all files, no element-wise lambdas). A value
+may fail more than one check of its column (-0.5 is neither whole nor ≥ 0); validate keeps the
+first failing check of each cell, in the order written here, so a school hears of it once.
+Required-ness depends on the school type and is checked in validate.
 """
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ def _types(s: pd.Series) -> pd.Series:
     return s.map(type)
 
 
-def _ints(s: pd.Series) -> pd.Series:
-    """The whole numbers of a column as float (NaN elsewhere): what range checks look at."""
-    return pd.to_numeric(s.where(_types(s).eq(int)), errors="coerce")
+def _numbers(s: pd.Series) -> pd.Series:
+    """A column as float, NaN where it is no number (those fail `not-an-integer` first)."""
+    return pd.to_numeric(s, errors="coerce")
 
 
 def _dates(s: pd.Series) -> pd.Series:
@@ -49,10 +50,10 @@ def integer_checks(item: Item) -> list[pa.Check]:
     checks = [pa.Check(lambda s: _types(s).eq(int) | s.isna(), name="not-an-integer")]
     if item.min is not None:
         lo = item.min
-        checks.append(pa.Check(lambda s: ~(_ints(s) < lo), name="below-minimum"))
+        checks.append(pa.Check(lambda s: ~(_numbers(s) < lo), name="below-minimum"))
     if item.max is not None:
         hi = item.max
-        checks.append(pa.Check(lambda s: ~(_ints(s) > hi), name="above-maximum"))
+        checks.append(pa.Check(lambda s: ~(_numbers(s) > hi), name="above-maximum"))
     return checks
 
 
@@ -63,9 +64,14 @@ def choice_checks(options: tuple[str, ...]) -> list[pa.Check]:
 
 def date_checks(start: dt.date, end: dt.date) -> list[pa.Check]:
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+
+    def in_window(s: pd.Series) -> pd.Series:
+        d = _dates(s)
+        return ~((d < lo) | (d > hi))
+
     return [
         pa.Check(lambda s: _types(s).eq(dt.date) | s.isna(), name="not-a-date"),
-        pa.Check(lambda s: ~((_dates(s) < lo) | (_dates(s) > hi)), name="date-out-of-range"),
+        pa.Check(in_window, name="date-out-of-range"),
     ]
 
 

@@ -74,7 +74,8 @@ def layout(definition: Definition, school_type: str, flags: frozenset = frozense
 
 
 def clean_raw(definition: Definition, school: School, *, teachers: int = 20) -> dict[str, object]:
-    """A complete, valid answer set for this school, as python-calamine returns it (numbers as floats)."""
+    """A complete, valid answer set for this school, as python-calamine returns it (numbers as floats);
+    each checklist row adds up to `teachers`."""
     counts = {"students": 300, "teachers": teachers, "devices_pupil": 320, "devices_broken": 3,
               "devices_spare": 10, "devices_teacher": 25, "supporter_days": 4}
     prefill = {"school_code": school.code, "school_name": school.name, "school_type": school.type,
@@ -99,11 +100,11 @@ def clean_raw(definition: Definition, school: School, *, teachers: int = 20) -> 
 
 
 def file_read(definition: Definition, school: School, file: str | None = None, *, absent=(), extra=(),
-              status: str = "read", teachers: int = 20, **answers) -> FileRead:
+              status: str = "read", n_teachers: int = 20, **answers) -> FileRead:
     """The ingest record of one school's file: every answer cell of its template (empty ones as None),
-    a clean answer set with `answers` overriding it, cells in `absent` not found at all, `extra`
+    a clean answer set for `n_teachers` teachers with `answers` overriding it, cells in `absent` not found at all, `extra`
     cells (item_id, sheet, cell, raw) added as found."""
-    raw = clean_raw(definition, school, teachers=teachers)
+    raw = clean_raw(definition, school, teachers=n_teachers)
     raw.update(answers)
     cells = [Cell(item_id, sheet, cell, raw.get(item_id))
              for item_id, (sheet, cell) in layout(definition, school.type, school.flags).items()
