@@ -1,0 +1,316 @@
+"""History across fiscal years in an embedded SQLite database (stdlib sqlite3).
+
+Where: `outbox/history.sqlite3` by default (DEFAULT_PATH; config.OUTBOX can be moved with the
+PIPELINE_OUTBOX environment variable). It is the only file a consolidate run writes outside its run
+folder (CONTRACT.md, 'Outputs of consolidate'). It is safe to copy; deleting it only loses the trend.
+
+What: each recorded run's scored results (KPI rows, action / checklist / coverage / environment
+figures) and its per-school answers, keyed by fiscal year and a content hash of the accepted
+answers. Recording the same inbox again (same answers) adds nothing: it only notes the newer run id.
+A year's figures are those of its most recently recorded content. The plan's R6 現状 (the survey
+definition's KPI baselines) seeds the year before the survey year, unless a real run exists for it.
+
+    record_run(path, definition, run_id, scores, responses) -> None     one transaction
+    load_history(path, definition) -> History                           read only; no file is created
+    change_queries(definition, history, responses) -> list[Problem]     'change-from-last-year' queries
+
+"Large change" (kept here until the definition carries it; constants below):
+- a whole-number item (not the checklist's per-level teacher counts): |now − before| ≥ 10 and
+  more than 50 % of the previous value (from 0: any change of 10 or more);
+- a KPI scene (choice on the frequency scale): a move of 3 or more steps, up or down.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from . import config
+from .definition import Definition
+from .problems import Problem, problem
+from .score import Scores, choice_rank, coerce
+
+DEFAULT_PATH = config.OUTBOX / "history.sqlite3"
+SCHEMA_VERSION = "1"
+PLAN_SEED = "plan-baseline"  # content_hash of the rows seeded from the plan's R6 現状
+
+CHANGE_MIN_ABS = 10
+CHANGE_MIN_REL = Decimal("0.5")
+CHANGE_MIN_STEPS = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    fiscal_year   INTEGER NOT NULL,
+    content_hash  TEXT    NOT NULL,   -- sha256 of the accepted answers (or 'plan-baseline')
+    source        TEXT    NOT NULL,   -- 'run' (a consolidate run) or 'plan' (the plan's R6 現状)
+    survey_id     TEXT    NOT NULL,
+    run_id        TEXT    NOT NULL,   -- the first run folder that produced this content
+    last_run_id   TEXT    NOT NULL,   -- the newest run folder that produced it again
+    recorded_at   TEXT    NOT NULL,
+    last_seen_at  TEXT    NOT NULL,
+    schools       INTEGER NOT NULL,   -- schools whose answers were used
+    answers       INTEGER NOT NULL,
+    PRIMARY KEY (fiscal_year, content_hash)
+);
+CREATE TABLE IF NOT EXISTS kpi_results (
+    fiscal_year INTEGER NOT NULL, content_hash TEXT NOT NULL,
+    kpi_id TEXT NOT NULL, school_type TEXT NOT NULL,
+    respondents INTEGER, meeting INTEGER, rate REAL, baseline REAL, target REAL, national_target REAL,
+    met TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (fiscal_year, content_hash, kpi_id, school_type),
+    FOREIGN KEY (fiscal_year, content_hash) REFERENCES runs (fiscal_year, content_hash)
+);
+CREATE TABLE IF NOT EXISTS results (
+    fiscal_year INTEGER NOT NULL, content_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,               -- coverage | action | checklist | environment | own_target
+    key TEXT NOT NULL, school_type TEXT NOT NULL,
+    numerator REAL, denominator REAL, value REAL,
+    PRIMARY KEY (fiscal_year, content_hash, kind, key, school_type),
+    FOREIGN KEY (fiscal_year, content_hash) REFERENCES runs (fiscal_year, content_hash)
+);
+CREATE TABLE IF NOT EXISTS answers (
+    fiscal_year INTEGER NOT NULL, content_hash TEXT NOT NULL,
+    school_code TEXT NOT NULL, item_id TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (fiscal_year, content_hash, school_code, item_id),
+    FOREIGN KEY (fiscal_year, content_hash) REFERENCES runs (fiscal_year, content_hash)
+);
+"""
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    path: str
+    fiscal_year: int  # the survey year the history was loaded for
+    trend: pd.DataFrame  # fiscal_year, kpi_id, school_type, respondents, meeting, rate, source, run_id
+    runs: pd.DataFrame  # every stored run (plan seeds included)
+    previous_year: int | None = None  # the year previous_answers come from (None: no real run that year)
+    previous_answers: dict = field(default_factory=dict)  # school_code -> {item_id: value as str}
+
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in self.trend["fiscal_year"].unique())
+
+
+# ---------------------------------------------------------------- hashing
+
+
+def _value_text(definition: Definition, item_id: str, value) -> str | None:
+    item = definition.by_id.get(item_id)
+    if item is None:
+        return None
+    v = coerce(item, value, definition)
+    return None if v is None else str(v)
+
+
+def tidy_answers(definition: Definition, responses: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(school_code, item_id, value text) for every usable answer, sorted: the same whether values
+    arrive typed or as strings, in any row order."""
+    if responses is None or responses.empty:
+        return []
+    rows = set()
+    for code, item_id, value in zip(responses["school_code"].astype(str), responses["item_id"].astype(str),
+                                    responses["value"]):
+        text = _value_text(definition, item_id, value)
+        if text is not None:
+            rows.add((code, item_id, text))
+    return sorted(rows)
+
+
+def content_hash(definition: Definition, answers: list[tuple[str, str, str]]) -> str:
+    h = hashlib.sha256(f"{definition.survey.id}\x1f{definition.survey.fiscal_year}\x1e".encode())
+    for row in answers:
+        h.update("\x1f".join(row).encode())
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(str(path), timeout=30, isolation_level=None)  # explicit BEGIN/COMMIT below
+    con.execute("PRAGMA foreign_keys = ON")
+    return con
+
+
+def _none(x):
+    if x is None:
+        return None
+    try:
+        if pd.isna(x):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(x, bool):
+        return x
+    return float(x) if isinstance(x, float) else x
+
+
+def record_run(path: str | Path, definition: Definition, run_id: str, scores: Scores, responses: pd.DataFrame,
+               *, recorded_at: dt.datetime | None = None) -> None:
+    """Store one run's scored results and answers in one transaction; the same answers again add nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fy = definition.survey.fiscal_year
+    answers = tidy_answers(definition, responses)
+    digest = content_hash(definition, answers)
+    now = (recorded_at or dt.datetime.now()).isoformat(timespec="seconds")
+    con = _connect(path)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        # executescript() would COMMIT first; run the DDL statement by statement inside this transaction.
+        for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+            con.execute(stmt)
+        con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        _seed_plan(con, definition, now)
+        exists = con.execute("SELECT 1 FROM runs WHERE fiscal_year = ? AND content_hash = ?", (fy, digest)).fetchone()
+        if exists:
+            con.execute("UPDATE runs SET last_run_id = ?, last_seen_at = ? WHERE fiscal_year = ? AND content_hash = ?",
+                        (run_id, now, fy, digest))
+        else:
+            con.execute("INSERT INTO runs VALUES (?, ?, 'run', ?, ?, ?, ?, ?, ?, ?)",
+                        (fy, digest, definition.survey.id, run_id, run_id, now, now,
+                         len({a[0] for a in answers}), len(answers)))
+            con.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?)", [(fy, digest, *a) for a in answers])
+            con.executemany("INSERT INTO kpi_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(fy, digest, r.kpi_id, r.school_type, int(r.respondents), int(r.meeting), _none(r.rate),
+                              _none(r.baseline), _none(r.target), _none(r.national_target), r.met)
+                             for r in scores.kpi_frame().itertuples()])
+            con.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(fy, digest, *row) for row in _result_rows(scores)])
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def _seed_plan(con: sqlite3.Connection, d: Definition, now: str) -> None:
+    """The plan's R6 現状 as the year before the survey year, once, and only where no real run exists."""
+    fy = d.survey.fiscal_year - 1
+    if con.execute("SELECT 1 FROM runs WHERE fiscal_year = ?", (fy,)).fetchone():
+        return
+    con.execute("INSERT INTO runs VALUES (?, ?, 'plan', ?, 'plan', 'plan', ?, ?, 0, 0)",
+                (fy, PLAN_SEED, d.survey.id, now, now))
+    con.executemany("INSERT INTO kpi_results VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, '')",
+                    [(fy, PLAN_SEED, k.id, t, float(v.baseline), float(v.baseline), None, None)
+                     for k in d.kpi_table.kpis for t, v in k.values.items()])
+
+
+def _result_rows(s: Scores):
+    for r in s.coverage.itertuples():
+        yield ("coverage", "submitted", r.school_type, r.submitted, r.schools, _none(r.rate))
+    for r in s.actions.itertuples():
+        yield ("action", r.item_id, r.school_type, r.met, r.respondents, _none(r.rate))
+    for r in s.checklist_categories.itertuples():
+        yield ("checklist", r.category, r.school_type, r.positive, r.rated, _none(r.rate))
+    for r in s.environment_ratios.itertuples():
+        yield ("environment", r.metric, r.school_type, _none(r.numerator), _none(r.denominator), _none(r.value))
+    for r in s.own_target_summary.itertuples():
+        yield ("own_target", "met", r.school_type, r.met, r.targets, _none(r.rate))
+
+
+# ---------------------------------------------------------------- reading
+
+
+_TREND_COLUMNS = ["fiscal_year", "kpi_id", "school_type", "respondents", "meeting", "rate", "source", "run_id"]
+
+
+def load_history(path: str | Path, definition: Definition) -> History:
+    """Trend per KPI over the years present and each school's answers of the previous year.
+    A missing database gives the plan's seed only (nothing is created)."""
+    path = Path(path)
+    fy = definition.survey.fiscal_year
+    seed = pd.DataFrame(
+        [{"fiscal_year": fy - 1, "kpi_id": k.id, "school_type": t, "respondents": None, "meeting": None,
+          "rate": float(v.baseline), "source": "plan", "run_id": "plan"}
+         for k in definition.kpi_table.kpis for t, v in k.values.items()], columns=_TREND_COLUMNS)
+    if not path.exists():
+        return History(path=str(path), fiscal_year=fy, trend=seed, runs=pd.DataFrame())
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
+            return History(path=str(path), fiscal_year=fy, trend=seed, runs=pd.DataFrame())
+        runs = pd.read_sql_query("SELECT * FROM runs ORDER BY fiscal_year, last_seen_at", con)
+        chosen = _chosen_runs(runs)
+        trend = pd.read_sql_query(
+            "SELECT k.fiscal_year, k.content_hash, k.kpi_id, k.school_type, k.respondents, k.meeting, k.rate, "
+            "r.source, r.last_run_id AS run_id FROM kpi_results k JOIN runs r USING (fiscal_year, content_hash)", con)
+        keep = set(chosen.items())
+        trend = trend[[(int(y), h) in keep for y, h in zip(trend["fiscal_year"], trend["content_hash"])]]
+        trend = trend.drop(columns="content_hash")
+        if not (trend["fiscal_year"] == fy - 1).any():
+            trend = pd.concat([trend, seed], ignore_index=True) if not trend.empty else seed
+        previous, prev_year = {}, None
+        prev = runs[(runs["fiscal_year"] == fy - 1) & (runs["source"] == "run")]
+        if not prev.empty:
+            digest = chosen.get(fy - 1)
+            prev_year = fy - 1
+            for code, item_id, value in con.execute(
+                    "SELECT school_code, item_id, value FROM answers WHERE fiscal_year = ? AND content_hash = ?",
+                    (fy - 1, digest)):
+                previous.setdefault(code, {})[item_id] = value
+    finally:
+        con.close()
+    trend = trend.sort_values(["fiscal_year", "kpi_id", "school_type"]).reset_index(drop=True)[_TREND_COLUMNS]
+    return History(path=str(path), fiscal_year=fy, trend=trend, runs=runs, previous_year=prev_year,
+                   previous_answers=previous)
+
+
+def _chosen_runs(runs: pd.DataFrame) -> dict[int, str]:
+    """Per fiscal year, the content whose figures stand: the most recently seen real run, else the plan seed."""
+    out = {}
+    for fy, g in runs.groupby("fiscal_year"):
+        real = g[g["source"] == "run"]
+        pick = (real if not real.empty else g).sort_values(["last_seen_at", "recorded_at"]).iloc[-1]
+        out[int(fy)] = pick["content_hash"]
+    return out
+
+
+# ---------------------------------------------------------------- change queries
+
+
+def change_queries(definition: Definition, history: History, responses: pd.DataFrame) -> list[Problem]:
+    """A 'change-from-last-year' query for each large change from the school's own previous answer."""
+    if not history.previous_answers or responses is None or responses.empty:
+        return []
+    kpi_items = {k.item for k in definition.kpi_table.kpis}
+    out = []
+    cols = {c: (responses[c] if c in responses.columns else pd.Series([""] * len(responses), index=responses.index))
+            for c in ("file", "sheet", "cell")}
+    for code, item_id, value, file, sheet, cell in zip(
+            responses["school_code"].astype(str), responses["item_id"].astype(str), responses["value"],
+            cols["file"].fillna("").astype(str), cols["sheet"].fillna("").astype(str),
+            cols["cell"].fillna("").astype(str)):
+        before_text = history.previous_answers.get(code, {}).get(item_id)
+        item = definition.by_id.get(item_id)
+        if before_text is None or item is None:
+            continue
+        now, before = coerce(item, value, definition), coerce(item, before_text, definition)
+        if now is None or before is None or not _is_large_change(definition, item, kpi_items, before, now):
+            continue
+        out.append(problem("change-from-last-year", file=file, school_code=code, sheet=sheet, cell=cell,
+                           item_id=item_id, value=now, label=item.label, previous=before))
+    return out
+
+
+def _is_large_change(definition: Definition, item, kpi_items: set[str], before, now) -> bool:
+    if item.type == "integer" and item.matrix_row is None:
+        diff = abs(Decimal(now) - Decimal(before))
+        if diff < CHANGE_MIN_ABS:
+            return False
+        return before == 0 or diff > CHANGE_MIN_REL * abs(Decimal(before))
+    if item.type == "choice" and item.id in kpi_items:
+        a, b = choice_rank(definition, item, before), choice_rank(definition, item, now)
+        return a is not None and b is not None and abs(a - b) >= CHANGE_MIN_STEPS
+    return False
+
+
+__all__ = ["DEFAULT_PATH", "History", "record_run", "load_history", "change_queries", "content_hash"]
