@@ -281,7 +281,8 @@ def checklist_sum(definition, school, answers, rng):
     rows = [r.key for r in m.rows if m.item_id(r.key, m.columns[0].key) in answers]
     row = _pick(rng, rows)
     item_id = m.item_id(row, m.columns[0].key)
-    return {**answers, item_id: answers[item_id] + rng.randint(1, 3)}, (Expect("checklist-sum"),)
+    # Reported on the row's first cell (its first level), where the school starts correcting.
+    return {**answers, item_id: answers[item_id] + rng.randint(1, 3)}, (Expect("checklist-sum", item_id),)
 
 
 def broken_gt_pupil(definition, school, answers, rng):
@@ -636,7 +637,10 @@ def simulate_files(definition: Definition, roster: Roster, out: Path, n: int, *,
             content = build_template(definition, school, generated_at=saved, answers=answers).content
             built.append((school, content, kind, expects, saved))
         else:
-            school, content, kind, expects, saved = built[i % distinct]
+            # A copy of a file built for this same school, when there is one, so that files keep cycling over the roster.
+            own = range(i % len(schools), distinct, len(schools))
+            j = own[(i // len(schools)) % len(own)] if len(own) else i % distinct
+            school, content, kind, expects, saved = built[j]
         rel = f"{i // 1000:03d}/{i:0{width}d}_{school.code}.xlsx"
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
