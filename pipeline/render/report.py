@@ -260,13 +260,17 @@ def _trend_table(d: Definition, s: Scores) -> dict:
                 continue
             cur = s.kpi[(s.kpi["kpi_id"] == k.id) & (s.kpi["school_type"] == ty)]
             shown = cur.empty or _shown(cur.iloc[0]["respondents"])
+            provisional = not cur.empty and bool(cur.iloc[0]["provisional"])
             cells = []
             for y in years:
                 v = sub.get(y)
-                cells.append(SUPPRESSED if isnull(v) or (y == d.survey.fiscal_year and not shown) else pct(v))
+                if isnull(v) or (y == d.survey.fiscal_year and not shown):
+                    cells.append(SUPPRESSED)
+                else:
+                    cells.append(pct(v) + ("＊" if y == d.survey.fiscal_year and provisional else ""))
             rows.append({"school_type": ty, "mark": kpi_mark(k), "short": k.short, "cells": cells})
     return {"years": [reiwa_label(y) for y in years], "rows": rows,
-            "note": f"{reiwa_label(years[0])}は計画の「{d.kpi_table.baseline_label}」です。" if years else ""}
+            "note": (f"{reiwa_label(years[0])}は計画の「{d.kpi_table.baseline_label}」です。＊は暫定。") if years else ""}
 
 
 def _own_context(d: Definition, s: Scores) -> dict:
@@ -321,8 +325,9 @@ def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
                               "cells": cells})
             measures.append({"measure": measure, "title": mtitle, "items": items})
         total = tot.iloc[0] if not tot.empty else None
+        shown = total is not None and _shown(total["respondents"]) and not isnull(total["rate"])
         out.append({"policy": policy, "title": pol.title, "measures": measures,
-                    "rate_text": pct(total["rate"]) if total is not None and _shown(total["respondents"]) else SUPPRESSED,
+                    "rate_text": (pct(total["rate"]) + ("、暫定" if total["provisional"] else "")) if shown else SUPPRESSED,
                     "respondents": int(total["respondents"]) if total is not None else 0,
                     "met": int(total["met"]) if total is not None else 0})
     return out
@@ -344,7 +349,8 @@ def _checklist_context(d: Definition, s: Scores, types: list[str]) -> dict:
                 continue
             c = c.iloc[0]
             n = c["teachers"] if not isnull(c["teachers"]) else 0
-            cells.append(pct(c["rate"]) if _shown(n) else SUPPRESSED)
+            cells.append(pct(c["rate"]) + ("＊" if c["provisional"] else "") if _shown(n) and not isnull(c["rate"])
+                         else SUPPRESSED)
         allc = cats[(cats["category"] == key) & (cats["school_type"] == ALL)].iloc[0]
         shown = _shown(allc["teachers"] if not isnull(allc["teachers"]) else 0)
         rows.append({"category": key, "title": cat.title, "cells": cells,
@@ -380,10 +386,9 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
             r = sub.loc[t]
             if not _shown(r["schools"]) or isnull(r["value"]):
                 cells.append(SUPPRESSED)
-            elif first["unit"] == "%":
-                cells.append(pct(r["value"]))
             else:
-                cells.append(f"{num(r['value'], int(first['places']))}{first['unit']}")
+                text = pct(r["value"]) if first["unit"] == "%" else f"{num(r['value'], int(first['places']))}{first['unit']}"
+                cells.append(text + ("＊" if r["provisional"] else ""))
         ratios.append({"label": first["label"], "cells": cells})
     e = s.environment
     items = []
@@ -427,7 +432,10 @@ def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
     if falls:
         out.append(f"{_year_short(fy - 1)}より下がったのは、" + "、".join(
             f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in falls) + "です。")
-    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()]
+    # The plan's school actions (□) only; the environment goals are summarised with the environment.
+    env_section = s.environment["item_id"].unique().tolist()
+    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()
+                  & ~s.actions["item_id"].isin(env_section)]
     a = a[a["respondents"] >= SMALL_N]
     low = a[a["rate"] < 100].sort_values(["rate", "plan_ref"]).head(3)
     if not low.empty:
@@ -446,6 +454,14 @@ def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
             out.append("教員のICT活用指導力で全国（令和6年度）を下回ったのは、" + "、".join(
                 f"区分{r.category}（{pct(r.rate)}、全国{pct(r.national_r6)}、{pt(r.diff_national)}）"
                 for r in below.itertuples()) + "です。")
+    er = s.environment_ratios.set_index(["metric", "school_type"])
+    env = []
+    for metric in dict.fromkeys(s.environment_ratios["metric"]):
+        r = er.loc[(metric, ALL)]
+        if _shown(r["schools"]) and not isnull(r["value"]):
+            env.append(f"{r['label']}は{pct(r['value']) if r['unit'] == '%' else num(r['value'], int(r['places'])) + r['unit']}")
+    if env:
+        out.append(f"環境整備では、{ALL}で" + "、".join(env) + "です。")
     prov = [r["school_type"] for r in s.coverage.to_dict("records") if r["provisional"] and r["school_type"] != ALL]
     if prov:
         out.append(f"{'・'.join(prov)}は回収率が8割に満たないため、関係する値は暫定です。")

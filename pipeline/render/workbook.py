@@ -633,8 +633,11 @@ def _trend_sheet(b: _Book) -> None:
             sub = t[(t["school_type"] == ty) & (t["kpi_id"] == k.id)].set_index("fiscal_year")["rate"]
             if sub.empty:
                 continue
-            wide.append([ty, shorts[k.id]] + [sub.get(y) for y in years])
-    cols = [Col("校種", width=10), Col("場面", width=26)] + [Col(reiwa_label(int(y)), "pct", 11) for y in years]
+            cur = s.kpi[(s.kpi["kpi_id"] == k.id) & (s.kpi["school_type"] == ty)]
+            prov = _prov(cur.iloc[0]["provisional"]) if not cur.empty else ""
+            wide.append([ty, shorts[k.id]] + [sub.get(y) for y in years] + [prov])
+    cols = ([Col("校種", width=10), Col("場面", width=26)] + [Col(reiwa_label(int(y)), "pct", 11) for y in years]
+            + [Col(f"{reiwa_label(s.fiscal_year)}の暫定", width=12)])
     top, first, last = sh.table("tbl_trend", cols, wide, main=True)
     chart_row = sh.row + 1
     for n, ty in enumerate(types):
