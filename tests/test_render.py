@@ -254,3 +254,16 @@ def test_report_sentences_for_missing_and_provisional():
     s = run(entries[:3])
     _, md = build_report(DEF, s, RUN)
     assert "小学校の②は回答校が5校未満のため、率を示していません。" in md
+
+
+def test_everything_renders_when_all_schools_are_missing():
+    s = run([], missing=[school("E1"), school("J1", "中学校"), school("H1", "高等学校")])
+    out = render_outputs(DEF, s, RUN)
+    md = out["報告書.md"].decode()
+    assert "小学校の①は有効な回答がなく、率を算出できません。" in md
+    assert "中学校の⑤は有効な回答がなく、率を算出できません。" in md
+    assert "集計できる回答がまだありません。" in md
+    wb = openpyxl.load_workbook(io.BytesIO(out["集約結果.xlsx"]))
+    r = _find_row(wb["場面別KPI"], 校種="小学校", 場面="①自分で調べる")
+    assert r["結果"].value is None and r["判定"].value == "—" and r["暫定"].value == "暫定"
+    assert "scene_1,小学校,0,0,,86.5,95.0,100.0," in out["kpi.csv"].decode("utf-8-sig").splitlines()

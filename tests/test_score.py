@@ -328,3 +328,20 @@ def test_highlights_pick_the_largest_gap_from_the_numbers():
     s = run(entries)
     gap = s.highlights["gaps"][0]
     assert (gap["kpi_id"], gap["school_type"], gap["diff_target"]) == ("scene_4", "小学校", -40.0)
+
+
+def test_contract_columns_only_as_read_back_from_responses_csv():
+    e = school("E1")
+    roster, schools_df, responses, problems, ledger = build([(e, answers_for(e, scene_1="週1回以上"))], as_str=True)
+    s = score(DEF, roster, schools_df, responses[["school_code", "item_id", "value"]], problems, ledger)
+    assert kpi_row(s, "scene_1", "小学校").rate == 0.0
+    assert s.sources == {}  # no cell provenance in responses.csv
+    assert set(s.data["file"]) == {""}
+
+
+def test_roster_school_absent_from_schools_frame_counts_as_missing():
+    e1, e2 = school("E1"), school("E2")
+    roster, schools_df, responses, problems, ledger = build([(e1, answers_for(e1))], missing=[e2])
+    s = score(DEF, roster, schools_df[schools_df.school_code == "E1"], responses, problems, ledger)
+    assert s.coverage.set_index("school_type").loc["小学校", "missing"] == 1
+    assert s.schools.set_index("school_code").loc["E2", "status"] == "missing"

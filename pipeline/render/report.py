@@ -411,6 +411,9 @@ def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
     """Observations written from the numbers; only figures that may be shown are used."""
     out = []
     fy = d.survey.fiscal_year
+    total = s.coverage[s.coverage["school_type"] == ALL]
+    if total.empty or int(total.iloc[0]["submitted"]) == 0:
+        return ["集計できる回答がまだありません（集計対象 0校）。"]
     judged = [r for r in kpi if r["shown"] and not isnull(r["rate"])]
     met = [r for r in judged if r["met"]]
     if judged:
