@@ -262,7 +262,7 @@ def test_everything_renders_when_all_schools_are_missing():
     md = out["報告書.md"].decode()
     assert "小学校の①は有効な回答がなく、率を算出できません。" in md
     assert "中学校の⑤は有効な回答がなく、率を算出できません。" in md
-    assert "集計できる回答がまだありません。" in md
+    assert "- 集計できる回答がまだありません（集計対象 0校）。" in md
     wb = openpyxl.load_workbook(io.BytesIO(out["集約結果.xlsx"]))
     r = _find_row(wb["場面別KPI"], 校種="小学校", 場面="①自分で調べる")
     assert r["結果"].value is None and r["判定"].value == "—" and r["暫定"].value == "暫定"
