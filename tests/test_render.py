@@ -267,3 +267,12 @@ def test_everything_renders_when_all_schools_are_missing():
     r = _find_row(wb["場面別KPI"], 校種="小学校", 場面="①自分で調べる")
     assert r["結果"].value is None and r["判定"].value == "—" and r["暫定"].value == "暫定"
     assert "scene_1,小学校,0,0,,86.5,95.0,100.0," in out["kpi.csv"].decode("utf-8-sig").splitlines()
+
+
+def test_long_problem_list_is_left_to_its_csv(scores):
+    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN, max_rows=6)))
+    notes = {ws.title: [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+             for ws in wb.worksheets}
+    assert any("problems.csv" in v for v in notes["エラー・確認一覧"])
+    assert any("responses.csv" in v for v in notes["学校別回答"])
+    assert not wb["エラー・確認一覧"].tables

@@ -134,11 +134,23 @@ class _Sheet:
         else:
             ws.write_string(r, c, str(value), f[kind])
 
+    def fits(self, n_rows: int) -> bool:
+        """Whether a table of n_rows (plus its header and a note below) stays within Excel's rows."""
+        return self.row + n_rows + 3 <= self.b.max_rows
+
+    def too_long(self, n_rows: int, csv_name: str) -> None:
+        self.note(f"{n_rows:,} 行あり、Excel の行数の上限（{self.b.max_rows:,} 行）を超えるため、このシートには載せていません。"
+                  f"同じ内容は結果フォルダの {csv_name} にあります。", "heading")
+
     def table(self, name: str, cols: list[Col], rows: list[list], *, main: bool = False,
-              header_height: float | None = None) -> tuple[int, int, int]:
+              header_height: float | None = None, csv_name: str = "") -> tuple[int, int, int]:
         """An Excel table with filters at the current row; returns (header row, first data row, last row).
-        `main`: freeze panes under its header and repeat rows down to it on every printed page."""
+        `main`: freeze panes under its header and repeat rows down to it on every printed page.
+        Rows past Excel's limit are left to `csv_name` with a note (then first > last)."""
         ws, top = self.ws, self.row
+        if not self.fits(len(rows)):
+            self.too_long(len(rows), csv_name or "CSV ファイル")
+            return top, top + 1, top
         headers = _unique([c.header for c in cols])
         last = top + max(len(rows), 1)
         tname = name
@@ -161,20 +173,24 @@ class _Sheet:
         self.row = last + 2
         return top, top + 1, last
 
+    def cf(self, first: int, c1: int, last: int, c2: int, options: dict) -> None:
+        if first <= last:  # a table left to its CSV has no rows to format
+            self.ws.conditional_format(first, c1, last, c2, options)
+
     def cf_judge(self, first: int, last: int, col: int) -> None:
         """達成 green, 未達成 red in a 判定 column."""
         for text, fmt in (("達成", "good"), ("未達成", "bad")):
-            self.ws.conditional_format(first, col, last, col, {
+            self.cf(first, col, last, col, {
                 "type": "cell", "criteria": "==", "value": f'"{text}"', "format": self.f[fmt]})
 
     def cf_text(self, first: int, last: int, col: int, text: str, fmt: str) -> None:
-        self.ws.conditional_format(first, col, last, col, {
+        self.cf(first, col, last, col, {
             "type": "cell", "criteria": "==", "value": _quote(text), "format": self.f[fmt]})
 
     def cf_below(self, first: int, last: int, col: int, target_col: int) -> None:
         """A number below the target beside it turns red (live: it follows edits)."""
         a, t = xl_rowcol_to_cell(first, col), xl_rowcol_to_cell(first, target_col, col_abs=True)
-        self.ws.conditional_format(first, col, last, col, {
+        self.cf(first, col, last, col, {
             "type": "formula", "criteria": f"=AND(ISNUMBER({a}),ISNUMBER({t}),{a}<{t})", "format": self.f["bad"]})
 
 
@@ -391,7 +407,7 @@ def _actions_sheet(b: _Book) -> None:
         Col("達成とみなす回答", "wrap", 16), Col("校種", width=11), Col("対象校", "int", 7), Col("回答校", "int", 7),
         Col("達成校", "int", 7), Col("達成率", "pct", 8), Col("回答の内訳", "wrap", 28), Col("暫定", width=6),
         Col("項目ID", width=22)], rows, main=True, header_height=30)
-    sh.ws.conditional_format(first, 12, last, 12, {"type": "data_bar", "bar_color": "#9BC2E6",
+    sh.cf(first, 12, last, 12, {"type": "data_bar", "bar_color": "#9BC2E6",
                                                    "min_type": "num", "min_value": 0,
                                                    "max_type": "num", "max_value": 1})
     sh.cf_text(first, last, 14, PROVISIONAL_JA, "warn")
@@ -510,7 +526,9 @@ def _per_school_sheet(b: _Book) -> None:
     ps = s.per_school
     rows = [[r["school_code"], r["school_name"], r["school_type"], r["ward"], STATUS_JA.get(r["status"], r["status"]),
              r["file"]] + [r[i.id] for i in items] for r in ps.to_dict("records")]
-    top, first, last = sh.table("tbl_per_school", cols, rows, main=True, header_height=96)
+    top, first, last = sh.table("tbl_per_school", cols, rows, main=True, header_height=96, csv_name="responses.csv")
+    if first > last:
+        return
     sh.ws.freeze_panes(top + 1, 2)
     sh.ws.repeat_rows(0, top)
     sh.ws.repeat_columns(0, 1)
@@ -521,7 +539,7 @@ def _per_school_sheet(b: _Book) -> None:
         formula = _below_formula(d, item, first, col_of)
         if formula:
             c = col_of[item.id]
-            sh.ws.conditional_format(first, c, last, c, {"type": "formula", "criteria": formula,
+            sh.cf(first, c, last, c, {"type": "formula", "criteria": formula,
                                                           "format": sh.f["bad"]})
 
 
@@ -564,11 +582,11 @@ def _status_sheet(b: _Book) -> None:
     _, first, last = sh.table("tbl_status", [
         Col("学校コード", width=16), Col("学校名", width=30), Col("校種", width=12), Col("区", width=10),
         Col("状況", width=20), Col("使用したファイル", width=40), Col("エラー", "int", 8), Col("確認", "int", 8),
-        Col("修正済み", "int", 8)], rows, main=True)
+        Col("修正済み", "int", 8)], rows, main=True, csv_name="schools.csv")
     sh.cf_text(first, last, 4, STATUS_JA["missing"], "bad")
     sh.cf_text(first, last, 4, STATUS_JA["invalid"], "warn")
-    sh.ws.conditional_format(first, 6, last, 6, {"type": "cell", "criteria": ">", "value": 0, "format": sh.f["bad"]})
-    sh.ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": ">", "value": 0, "format": sh.f["warn"]})
+    sh.cf(first, 6, last, 6, {"type": "cell", "criteria": ">", "value": 0, "format": sh.f["bad"]})
+    sh.cf(first, 7, last, 7, {"type": "cell", "criteria": ">", "value": 0, "format": sh.f["warn"]})
 
 
 def _ledger_sheet(b: _Book) -> None:
@@ -579,7 +597,7 @@ def _ledger_sheet(b: _Book) -> None:
              r.sha256] for r in s.ledger.itertuples()]
     _, first, last = sh.table("tbl_ledger", [
         Col("ファイル", width=44), Col("扱い", width=14), Col("学校コード", width=16), Col("学校名", width=26),
-        Col("理由", "wrap", 50), Col("SHA-256", width=20)], rows, main=True)
+        Col("理由", "wrap", 50), Col("SHA-256", width=20)], rows, main=True, csv_name="ledger.csv")
     sh.cf_text(first, last, 1, LEDGER_JA["rejected"], "bad")
 
 
@@ -596,7 +614,7 @@ def _problems_sheet(b: _Book) -> None:
     _, first, last = sh.table("tbl_problems", [
         Col("区分", width=9), Col("学校コード", width=16), Col("学校名", width=24), Col("ファイル", width=30),
         Col("シート", width=10), Col("セル", width=7), Col("項目ID", width=18), Col("値", width=16),
-        Col("コード", width=20), Col("内容", "wrap", 60)], rows, main=True)
+        Col("コード", width=20), Col("内容", "wrap", 60)], rows, main=True, csv_name="problems.csv")
     sh.cf_text(first, last, 0, severity_ja("error"), "bad")
     sh.cf_text(first, last, 0, severity_ja("query"), "warn")
 
@@ -605,9 +623,8 @@ def _data_sheet(b: _Book) -> None:
     s = b.s
     sh = b.sheet("データ", "回答データ（縦持ち：ピボットテーブル用）")
     data = s.data
-    if len(data) + sh.row + 2 > b.max_rows:
-        sh.note(f"回答が {len(data):,} 行あり、Excel の行数の上限（{b.max_rows:,} 行）を超えるため、このシートには載せていません。"
-                "同じ内容は結果フォルダの responses.csv にあります。", "heading")
+    if not sh.fits(len(data)):  # checked before building 20k+ row lists
+        sh.too_long(len(data), "responses.csv")
         return
     cols = [Col("学校コード", width=16), Col("学校名", width=24), Col("校種", width=10), Col("区", width=9),
             Col("区分", width=18), Col("項目ID", width=22), Col("項目", width=40), Col("計画番号", width=10),
