@@ -60,6 +60,11 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def needs_return(p: Problem) -> bool:
+    """Errors always go back to the school; a query only until the school has explained it."""
+    return p.severity == "error" or (p.severity == "query" and not getattr(p, "explanation", ""))
+
+
 def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, progress: bool = False,
         now: dt.datetime | None = None, history_path: Path | None = None) -> RunResult:
     """One consolidation: read `inbox`, write a new run folder under `outbox`, return what was written."""
@@ -105,12 +110,13 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         "responses.csv": csv_bytes(merged.responses),
     })
 
-    # 差戻し: the school's newest identified file, if it has errors or queries, regenerated with its answers.
+    # 差戻し: the school's newest identified file, if it has errors or queries the school has not yet
+    # explained, regenerated with its answers and the problems marked.
     by_code = roster.by_code()
     returns: dict[str, bytes] = {}
-    blocking = {"error", "query"}
+    return_source: dict[str, str] = {}
     for code, file in sorted(merged.latest.items()):
-        notes = [p for p in problems if p.file == file and p.severity in blocking]
+        notes = [p for p in problems if p.file == file and needs_return(p)]
         if not notes:
             continue
         school = by_code[code]
@@ -119,11 +125,15 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         t = build_template(definition, school, generated_at=now, answers=values,
                            notes=[Note(p.item_id, p.sheet, p.cell, p.severity, p.message) for p in notes])
         returns[t.filename] = t.content
+        return_source[code] = file
+    # Extra column at the end (CONTRACT allows): which file each 差戻し was made from, for `mail return`.
+    schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(return_source).fillna(""))
+    outputs["schools.csv"] = csv_bytes(schools_out)
 
     run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
     hist.record_run(history_path, definition, run_id, scores, merged.responses)
-    return RunResult(run_dir, merged.ledger, merged.schools, problems_df, merged.responses,
-                     tuple(sorted(f.split("_")[0] for f in returns)), outputs, time.perf_counter() - started)
+    return RunResult(run_dir, merged.ledger, schools_out, problems_df, merged.responses,
+                     tuple(sorted(return_source)), outputs, time.perf_counter() - started)
 
 
 def write_run(outbox: Path, run_id: str, files: dict[str, bytes], folders: dict[str, dict[str, bytes]]) -> Path:

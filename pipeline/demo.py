@@ -36,9 +36,9 @@ def main(args) -> int:
 
     print("3/3 集約します。")
     result = run(definition, roster, demo / "inbox", outbox, progress=True, history_path=demo / "history.sqlite3")
-    for line in summary_lines(result):
-        print(line)
     print(f"（見本データでの実行: 全体 {time.perf_counter() - started:.1f}秒。"
           f"本番では inbox/ に届いたファイルを置いて make consolidate を実行します）")
+    for line in summary_lines(result):
+        print(line)
     print(result.run_dir)
     return 0

@@ -359,9 +359,18 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
     problems = _read_csv(run / "problems.csv", {"school_code", "sheet", "cell", "severity", "message"})
     by_school: dict[str, list[dict]] = {}
     unattributed = 0
+    # Runs that say which file each 差戻し was made from (schools.csv return_file) decide who gets one:
+    # only that file's errors and not-yet-explained queries are sent back.
+    sources = {r["school_code"].strip(): r["return_file"] for r in schools
+               if "return_file" in r and r["return_file"]}
+    decided = any("return_file" in r for r in schools)
     for p in problems:
         if p["severity"] not in ("error", "query"):
             continue
+        if decided:
+            code = p["school_code"].strip()
+            if sources.get(code) != p.get("file") or (p["severity"] == "query" and p.get("explanation")):
+                continue
         code = p["school_code"].strip()
         if not code:
             unattributed += 1
