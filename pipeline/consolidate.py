@@ -189,7 +189,13 @@ def main(args) -> int:
     if not args.inbox.is_dir():
         raise UsageError(f"提出ファイルのフォルダ「{args.inbox}」がありません。")
     check_writable(args.outbox)
-    result = run(definition, roster, args.inbox, args.outbox, progress=True)
+    from .lock import LockedError, run_lock
+
+    try:
+        with run_lock(args.outbox):
+            result = run(definition, roster, args.inbox, args.outbox, progress=True)
+    except LockedError as exc:
+        raise UsageError(str(exc)) from None
     for line in summary_lines(result):
         print(line)
     print(result.run_dir)

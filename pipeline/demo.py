@@ -35,7 +35,15 @@ def main(args) -> int:
     print(f"    → {demo / 'inbox'}（{len(manifest)}ファイル）")
 
     print("3/3 集約します。")
-    result = run(definition, roster, demo / "inbox", outbox, progress=True, history_path=demo / "history.sqlite3")
+    from .cli import UsageError
+    from .lock import LockedError, run_lock
+
+    try:
+        with run_lock(outbox):
+            result = run(definition, roster, demo / "inbox", outbox, progress=True,
+                         history_path=demo / "history.sqlite3")
+    except LockedError as exc:
+        raise UsageError(str(exc)) from None
     print(f"（見本データでの実行: 全体 {time.perf_counter() - started:.1f}秒。"
           f"本番では inbox/ に届いたファイルを置いて make consolidate を実行します）")
     for line in summary_lines(result):
