@@ -234,7 +234,8 @@ def load_history(path: str | Path, definition: Definition) -> History:
          for k in definition.kpi_table.kpis for t, v in k.values.items()], columns=_TREND_COLUMNS)
     if not path.exists():
         return History(path=str(path), fiscal_year=fy, trend=seed, runs=pd.DataFrame())
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    # Read-only, so loading never creates or locks for writing; as_uri() quotes spaces, '#', '?' and Japanese.
+    con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
     try:
         if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
             return History(path=str(path), fiscal_year=fy, trend=seed, runs=pd.DataFrame())

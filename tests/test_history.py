@@ -50,7 +50,7 @@ def test_default_place_is_the_outbox():
 
 
 def test_rerun_of_the_same_inbox_adds_nothing(tmp_path):
-    db = tmp_path / "history.sqlite3"
+    db = tmp_path / "集約 #1?" / "history.sqlite3"  # a Japanese folder name with URI-special characters
     entries = _entries(8)
     _record(db, entries, "20260301-100000", at=dt.datetime(2026, 3, 1, 10))
     counts = {t: _count(db, t) for t in ("runs", "kpi_results", "results", "answers")}
@@ -63,6 +63,7 @@ def test_rerun_of_the_same_inbox_adds_nothing(tmp_path):
     run_id, last = con.execute("SELECT run_id, last_run_id FROM runs WHERE source = 'run'").fetchone()
     con.close()
     assert (run_id, last) == ("20260301-100000", "20260301-120000")
+    assert load_history(db, DEF).trend["run_id"].isin(["plan", "20260301-120000"]).all()
     # 10 KPI rows for the run + 10 seeded from the plan; answers of 10 schools.
     assert counts["kpi_results"] == 20
     assert _count(db, "answers", "school_code = 'E00'") == len(answers_for(school("E00")))

@@ -340,7 +340,7 @@ def _kpi_sheet(b: _Book) -> None:
                 "categories": [sh.name, r0, 1, r1, 1],
                 "values": [sh.name, r0, col, r1, col],
                 "fill": {"color": color},
-                "data_labels": {"value": True, "num_format": "0%", "font": {"size": 7}} if col == 5 else {},
+                "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 7}} if col == 5 else {},
             })
         chart.set_title({"name": f"{t}：{kt.title}", "name_font": {"size": 11, "name": FONT}})
         chart.set_y_axis({"min": 0, "max": 1, "num_format": "0%", "major_gridlines": {"visible": True}})
