@@ -665,19 +665,27 @@ def _trend(definition: Definition, kpi: pd.DataFrame, previous: "History | None"
 
 
 def _highlights(d: Definition, s: Scores) -> dict:
-    """What まとめ talks about, chosen from the numbers only."""
-    k = s.kpi[s.kpi["rate"].notna()].copy()
-    gaps = k[k["met"] == False].sort_values("diff_target").head(3)  # noqa: E712  (met is bool/None)
-    gains = k[k["diff_baseline"] > 0].sort_values("diff_baseline", ascending=False).head(3)
-    falls = k[k["diff_baseline"] < 0].sort_values("diff_baseline").head(3)
-    met = k[k["met"] == True]  # noqa: E712
-    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()]
-    low_actions = a.sort_values(["rate", "plan_ref"]).head(3)
-    c = s.checklist_categories[(s.checklist_categories["school_type"] == ALL)
-                               & s.checklist_categories["diff_national"].notna()]
+    """What まとめ talks about, chosen from the numbers only, and only among figures that may be shown
+    on their own (at least SMALL_N schools or teachers)."""
+    k = s.kpi[s.kpi["rate"].notna() & (s.kpi["respondents"] >= SMALL_N)].copy()
+    met = k["met"].map(lambda m: m is True or m == True).astype(bool)  # noqa: E712  (object column of bool/None)
+    gaps = k[~met].sort_values(["diff_target", "kpi_id"]).head(3)
+    gains = k[k["diff_baseline"] > 0].sort_values(["diff_baseline", "kpi_id"], ascending=[False, True]).head(3)
+    falls = k[k["diff_baseline"] < 0].sort_values(["diff_baseline", "kpi_id"]).head(3)
+    # The plan's school actions (□) only: environment goals are summarised with the environment figures.
+    env_items = set(s.environment["item_id"])
+    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()
+                  & (s.actions["respondents"] >= SMALL_N) & ~s.actions["item_id"].isin(env_items)]
+    low_actions = a[a["rate"] < 100].sort_values(["rate", "plan_ref"]).head(3)
+    c = s.checklist_categories
+    c = c[(c["school_type"] == ALL) & c["diff_national"].notna() & (c["teachers"].fillna(0) >= SMALL_N)]
     below_national = c[c["diff_national"] < 0].sort_values("diff_national")
+    er = s.environment_ratios
+    env = er[(er["school_type"] == ALL) & er["value"].notna() & (er["schools"] >= SMALL_N)]
     return {
-        "kpi_judged": len(k), "kpi_met": len(met), "kpi_total": len(s.kpi),
+        "kpi_total": len(s.kpi), "kpi_judged": len(k), "kpi_met": int(met.sum()),
         "gaps": gaps.to_dict("records"), "gains": gains.to_dict("records"), "falls": falls.to_dict("records"),
-        "low_actions": low_actions.to_dict("records"), "below_national": below_national.to_dict("records"),
+        "actions_judged": len(a), "low_actions": low_actions.to_dict("records"),
+        "checklist_judged": len(c), "below_national": below_national.to_dict("records"),
+        "environment": env.to_dict("records"),
     }

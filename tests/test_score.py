@@ -345,3 +345,14 @@ def test_roster_school_absent_from_schools_frame_counts_as_missing():
     s = score(DEF, roster, schools_df[schools_df.school_code == "E1"], responses, problems, ledger)
     assert s.coverage.set_index("school_type").loc["小学校", "missing"] == 1
     assert s.schools.set_index("school_code").loc["E2", "status"] == "missing"
+
+
+def test_highlights_skip_figures_from_fewer_than_five_schools():
+    # 中学校: 4 schools, none meeting scene ① (0.0 vs 90: the widest gap) -> not chosen for まとめ.
+    entries = [(school(f"J{i}", "中学校"), answers_for(school(f"J{i}", "中学校"), scene_1="月1回未満"))
+               for i in range(4)]
+    entries += [(school(f"E{i}"), answers_for(school(f"E{i}"), scene_2="週1回以上" if i < 2 else "ほぼ毎日"))
+                for i in range(5)]
+    s = run(entries)
+    assert [(g["kpi_id"], g["school_type"]) for g in s.highlights["gaps"]] == [("scene_2", "小学校")]
+    assert s.highlights["kpi_judged"] == 5 and s.highlights["kpi_met"] == 4

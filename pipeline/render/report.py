@@ -408,61 +408,43 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
 
 
 def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
-    """Observations written from the numbers; only figures that may be shown are used."""
+    """Observations written from the numbers (Scores.highlights: only figures that may be shown)."""
     out = []
     fy = d.survey.fiscal_year
+    h = s.highlights
     total = s.coverage[s.coverage["school_type"] == ALL]
     if total.empty or int(total.iloc[0]["submitted"]) == 0:
         return ["集計できる回答がまだありません（集計対象 0校）。"]
-    judged = [r for r in kpi if r["shown"] and not isnull(r["rate"])]
-    met = [r for r in judged if r["met"]]
-    if judged:
-        head = (f"{'・'.join(dict.fromkeys(r['school_type'] for r in kpi))}の場面ごとの端末活用{len(kpi)}指標"
-                + ("" if len(judged) == len(kpi) else f"（算出できたのは{len(judged)}指標）"))
+    if h["kpi_judged"]:
+        head = (f"{'・'.join(dict.fromkeys(r['school_type'] for r in kpi))}の場面ごとの端末活用{h['kpi_total']}指標"
+                + ("" if h["kpi_judged"] == h["kpi_total"] else f"（算出できたのは{h['kpi_judged']}指標）"))
         tgt = d.kpi_table.target_label
-        out.append(f"{head}のうち、{tgt}を達成したのは{len(met)}指標です。" if met
+        out.append(f"{head}のうち、{tgt}を達成したのは{h['kpi_met']}指標です。" if h["kpi_met"]
                    else f"{head}のうち、{tgt}を達成した指標はありませんでした。")
-    gaps = sorted([r for r in judged if r["met"] is False or r["met"] == False], key=lambda r: r["diff_target"])[:3]  # noqa: E712
-    if gaps:
+    if h["gaps"]:
         out.append("目標との差が大きいのは、" + "、".join(
             f"{r['school_type']}の{r['short']}（{pct(r['rate'])}、目標{target_pct(r['target'])}、{pt(r['diff_target'])}）"
-            for r in gaps) + "です。")
-    gains = sorted([r for r in judged if r["diff_baseline"] > 0], key=lambda r: -r["diff_baseline"])[:3]
-    if gains:
+            for r in h["gaps"]) + "です。")
+    if h["gains"]:
         out.append(f"{_year_short(fy - 1)}からの伸びが大きいのは、" + "、".join(
-            f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in gains) + "です。")
-    falls = sorted([r for r in judged if r["diff_baseline"] < 0], key=lambda r: r["diff_baseline"])[:3]
-    if falls:
+            f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in h["gains"]) + "です。")
+    if h["falls"]:
         out.append(f"{_year_short(fy - 1)}より下がったのは、" + "、".join(
-            f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in falls) + "です。")
-    # The plan's school actions (□) only; the environment goals are summarised with the environment.
-    env_section = s.environment["item_id"].unique().tolist()
-    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()
-                  & ~s.actions["item_id"].isin(env_section)]
-    a = a[a["respondents"] >= SMALL_N]
-    low = a[a["rate"] < 100].sort_values(["rate", "plan_ref"]).head(3)
-    if not low.empty:
+            f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in h["falls"]) + "です。")
+    if h["low_actions"]:
         out.append("行動計画の取組で達成率が低いのは、" + "、".join(
-            f"{r.plan_ref}「{_short(r.label)}」（{pct(r.rate)}）" for r in low.itertuples()) + "です。")
-    elif not a.empty:
+            f"{r['plan_ref']}「{_short(r['label'])}」（{pct(r['rate'])}）" for r in h["low_actions"]) + "です。")
+    elif h["actions_judged"]:
         out.append("行動計画の取組は、集計したすべての項目で、回答した対象校の全校が目標を満たしました。")
-    c = s.checklist_categories
-    c = c[(c["school_type"] == ALL) & c["diff_national"].notna()]
-    c = c[c["teachers"].fillna(0) >= SMALL_N]
-    if not c.empty:
-        below = c[c["diff_national"] < 0].sort_values("diff_national")
-        if below.empty:
-            out.append("教員のICT活用指導力は、すべての区分で全国（令和6年度）以上でした。")
+    if h["checklist_judged"]:
+        if not h["below_national"]:
+            out.append("教員のICT活用指導力は、すべての区分で全国（R6）以上でした。")
         else:
-            out.append("教員のICT活用指導力で全国（令和6年度）を下回ったのは、" + "、".join(
-                f"区分{r.category}（{pct(r.rate)}、全国{pct(r.national_r6)}、{pt(r.diff_national)}）"
-                for r in below.itertuples()) + "です。")
-    er = s.environment_ratios.set_index(["metric", "school_type"])
-    env = []
-    for metric in dict.fromkeys(s.environment_ratios["metric"]):
-        r = er.loc[(metric, ALL)]
-        if _shown(r["schools"]) and not isnull(r["value"]):
-            env.append(f"{r['label']}は{pct(r['value']) if r['unit'] == '%' else num(r['value'], int(r['places'])) + r['unit']}")
+            out.append("教員のICT活用指導力で全国（R6）を下回ったのは、" + "、".join(
+                f"区分{r['category']}（{pct(r['rate'])}、全国{pct(r['national_r6'])}、{pt(r['diff_national'])}）"
+                for r in h["below_national"]) + "です。")
+    env = [f"{r['label']}は{pct(r['value']) if r['unit'] == '%' else num(r['value'], int(r['places'])) + r['unit']}"
+           for r in h["environment"]]
     if env:
         out.append(f"環境整備では、{ALL}で" + "、".join(env) + "です。")
     prov = [r["school_type"] for r in s.coverage.to_dict("records") if r["provisional"] and r["school_type"] != ALL]
