@@ -107,7 +107,7 @@ def _value_text(definition: Definition, item_id: str, value) -> str | None:
     return None if v is None else str(v)
 
 
-def tidy_answers(definition: Definition, responses: pd.DataFrame) -> list[tuple[str, str, str]]:
+def answer_rows(definition: Definition, responses: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(school_code, item_id, value text) for every usable answer, sorted: the same whether values
     arrive typed or as strings, in any row order."""
     if responses is None or responses.empty:
@@ -157,7 +157,7 @@ def record_run(path: str | Path, definition: Definition, run_id: str, scores: Sc
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fy = definition.survey.fiscal_year
-    answers = tidy_answers(definition, responses)
+    answers = answer_rows(definition, responses)
     digest = content_hash(definition, answers)
     now = (recorded_at or dt.datetime.now()).isoformat(timespec="seconds")
     con = _connect(path)

@@ -298,7 +298,7 @@ def _coverage(ctx: _Ctx) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _kpi_cell(ctx: _Ctx, kpi, item: Item, group: list[School]) -> dict:
+def _kpi_cell(ctx: _Ctx, item: Item, group: list[School]) -> dict:
     meeting_set = set(ctx.d.kpi_table.meeting)
     answered = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
     answered = [a for a in answered if a is not None]
@@ -313,7 +313,7 @@ def _kpi(ctx: _Ctx) -> pd.DataFrame:
     for kpi in ctx.d.kpi_table.kpis:
         item = ctx.d.by_id[kpi.item]
         for t, v in kpi.values.items():
-            cell = _kpi_cell(ctx, kpi, item, ctx.concerned(item, t))
+            cell = _kpi_cell(ctx, item, ctx.concerned(item, t))
             met = at_least(cell["rate"], v.target)
             rows.append({
                 "kpi_id": kpi.id, "school_type": t, **{k: cell[k] for k in ("respondents", "meeting", "rate")},
@@ -336,7 +336,7 @@ def _kpi_ward(ctx: _Ctx) -> pd.DataFrame:
                 group = ctx.concerned(item, t, w)
                 if not group:
                     continue
-                cell = _kpi_cell(ctx, kpi, item, group)
+                cell = _kpi_cell(ctx, item, group)
                 rows.append({"kpi_id": kpi.id, "short": kpi.short, "school_type": t, "ward": w, **cell,
                              "target": float(v.target), "met": at_least(cell["rate"], v.target),
                              "diff_target": diff_pt(cell["rate"], v.target)})
