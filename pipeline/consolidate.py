@@ -127,7 +127,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         returns[t.filename] = t.content
         return_source[code] = file
     # Extra column at the end (CONTRACT allows): which file each 差戻し was made from, for `mail return`.
-    schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(return_source).fillna(""))
+    schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(lambda c: return_source.get(c, "")))
     outputs["schools.csv"] = csv_bytes(schools_out)
 
     run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
