@@ -279,13 +279,14 @@ def _own_context(d: Definition, s: Scores) -> dict:
     for r in s.own_target_summary.to_dict("records"):
         shown = _shown(r["schools"])
         summary.append({**r, "rate_text": pct(r["rate"]) if shown else SUPPRESSED, "shown": shown})
+    total = next((r for r in summary if r["school_type"] == ALL), None)
+    mark = "＊" if total is not None and total["provisional"] else ""
     per_scene = []
     for k in d.kpi_table.kpis:
         sub = own[(own["kpi_id"] == k.id) & own["met"].notna()]
         n, met = len(sub), int(sub["met"].astype(bool).sum()) if len(sub) else 0
         per_scene.append({"mark": kpi_mark(k), "short": k.short, "judged": n, "met": met,
-                          "rate_text": pct(rate_1dp(met, n)) if _shown(n) else SUPPRESSED})
-    total = next((r for r in summary if r["school_type"] == ALL), None)
+                          "rate_text": pct(rate_1dp(met, n)) + mark if _shown(n) else SUPPRESSED})
     return {"types": "・".join(d.kpi_table.own_target_types), "summary": summary, "per_scene": per_scene,
             "total": total, "schools": int(total["schools"]) if total else 0}
 
@@ -402,8 +403,8 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
             value = f"平均 {num(r['mean'])}{r['unit']}（合計 {int(r['sum']):,}{r['unit']}）" if shown else SUPPRESSED
         else:
             value = r["breakdown"] if shown else SUPPRESSED
-        items.append({"label": r["label"], "value": value, "target": r["target"],
-                      "rate": pct(r["rate"]) if shown and r["target"] else ""})
+        items.append({"label": r["label"], "value": value + ("＊" if shown and r["provisional"] else ""),
+                      "target": r["target"], "rate": pct(r["rate"]) if shown and r["target"] else ""})
     return {"ratios": ratios, "items": items}
 
 
