@@ -7,32 +7,13 @@ import openpyxl
 import pytest
 
 from pipeline.cli import main as cli_main
-from pipeline.definition import INLINE_LIST_LIMIT, load_definition
+from pipeline.definition import INLINE_LIST_LIMIT
 from pipeline.generate import SHEET_LISTS, SHEET_META, build_template, safe_filename, template_filename
-from pipeline.roster import School, load_roster
+from pipeline.roster import School
+
+from conftest import one_per_kind
 
 NAME_REF = re.compile(r"^'?(?P<sheet>[^'!]+)'?!\$(?P<col>[A-Z]+)\$(?P<row>\d+)$")
-
-
-@pytest.fixture(scope="module")
-def definition():
-    return load_definition("config/survey_r7.yaml")
-
-
-@pytest.fixture(scope="module")
-def roster(definition):
-    return load_roster("config/schools.csv", definition)
-
-
-def one_per_kind(roster):
-    """One school of each 校種, plus one with a hospital class."""
-    seen, out = set(), []
-    for s in roster.schools:
-        key = (s.type, s.flags)
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
 
 
 def names_of(wb):
