@@ -60,6 +60,8 @@ class SurveyInfo(_Frozen):
 
 class ChoiceList(_Frozen):
     options: tuple[str, ...]
+    # Answers saying an action does not concern this school (e.g. 該当なし): left out of target shares.
+    not_applicable: tuple[str, ...] = ()
     # Defined name of a range on the hidden list sheet; required when the options do not fit inline.
     range_name: str | None = None
 
@@ -73,10 +75,12 @@ class Target(_Frozen):
 
     min: int | None = None
     met_if: tuple[str, ...] | None = None
+    # Filled in by the loader from the item's choice list (never written in YAML).
+    excluded: tuple[str, ...] = ()
 
     def is_met(self, value) -> bool | None:
-        """True/False, or None when the answer does not count (empty)."""
-        if value is None or value == "":
+        """True/False, or None when the answer does not count (empty, or e.g. 該当なし)."""
+        if value is None or value == "" or value in self.excluded:
             return None
         if self.min is not None:
             try:
@@ -241,7 +245,15 @@ class Definition(_Frozen):
     @cached_property
     def items(self) -> tuple[Item, ...]:
         """Every item in sheet order, the checklist matrix expanded into its cells."""
-        return tuple(item for section in self.sections for item in section_items(section))
+        items = []
+        for section in self.sections:
+            for item in section_items(section):
+                cl = self.choice_lists.get(item.choices) if item.choices else None
+                if item.target is not None and cl is not None and cl.not_applicable:
+                    item = item.model_copy(update={"target": item.target.model_copy(
+                        update={"excluded": cl.not_applicable})})
+                items.append(item)
+        return tuple(items)
 
     @cached_property
     def by_id(self) -> dict[str, Item]:
@@ -421,6 +433,8 @@ def check_definition(d: Definition) -> list[tuple[tuple, str]]:
         if len(cl.inline_formula) - 2 > INLINE_LIST_LIMIT and cl.range_name is None:
             out.append((loc, f"選択肢「{name}」は合計 {len(cl.inline_formula) - 2} 文字で、Excel のドロップダウンに直接書ける"
                              f" {INLINE_LIST_LIMIT} 文字を超えます。range_name（例 list_{name}）を指定して一覧シートに置いてください。"))
+        if any(o not in cl.options for o in cl.not_applicable):
+            out.append((loc + ("not_applicable",), f"選択肢「{name}」の not_applicable が選択肢にありません。"))
         if cl.range_name is not None and not RANGE_NAME_RE.match(cl.range_name):
             out.append((loc + ("range_name",), f"range_name「{cl.range_name}」は Excel の名前として使えません（半角英数字と _ のみ）。"))
 

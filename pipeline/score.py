@@ -8,7 +8,7 @@ no question text or target value lives here. Rules decided here (documented for 
 - A figure is 暫定 (provisional) when its respondents are under 80 % of the roster schools it
   concerns (the schools of that type, and flag, the item applies to). No schools concerned -> 暫定.
 - Action items (□): share of the applicable schools that answered whose answer meets the item's
-  target (`Target.is_met`); every answer outside the target counts as not met (incl. 該当なし).
+  target (`Target.is_met`); an answer the definition marks not applicable (該当なし) is left out.
 - Teacher checklist: teachers at the positive levels (できる・ややできる) ÷ all teachers rated,
   summed over schools (weighted by teachers), per item and per category.
 """
@@ -407,14 +407,16 @@ def _actions(ctx: _Ctx) -> pd.DataFrame:
                 continue  # the item does not apply to this school type
             values = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
             values = [v for v in values if v is not None]
-            met = sum(bool(item.target.is_met(v)) for v in values)
+            # 該当なし and the like answer the question but are no part of the target's share.
+            counted = [v for v in values if item.target.is_met(v) is not None]
+            met = sum(bool(item.target.is_met(v)) for v in counted)
             rows.append({
                 "item_id": item.id, "plan_ref": item.plan_ref, "goal": item.goal or "", "policy": policy,
                 "policy_title": pol.title if pol else "", "measure": measure,
                 "measure_title": pol.measures.get(measure, "") if pol else "",
                 "action_title": d.actions.get(item.plan_ref, ""), "label": item.label,
                 "target": item.target.describe(), "school_type": t, "concerned": len(group),
-                "respondents": len(values), "met": met, "rate": rate_1dp(met, len(values)),
+                "respondents": len(counted), "met": met, "rate": rate_1dp(met, len(counted)),
                 "provisional": is_provisional(len(values), len(group)),
                 "breakdown": _breakdown(ctx, item, values) if item.type == "choice" else _int_summary(values),
                 "section": item.section,
@@ -527,8 +529,9 @@ def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
             elif item.type == "choice":
                 row["breakdown"] = _breakdown(ctx, item, values)
             if item.target is not None:
-                row["met"] = sum(bool(item.target.is_met(v)) for v in values)
-                row["rate"] = rate_1dp(row["met"], len(values))
+                counted = [v for v in values if item.target.is_met(v) is not None]
+                row["met"] = sum(bool(item.target.is_met(v)) for v in counted)
+                row["rate"] = rate_1dp(row["met"], len(counted))
             rows.append(row)
         # Ratios over the schools that gave all three counts, so numerator and denominator match.
         group = [s for s in ctx.roster.schools if (t == ALL or s.type == t)]

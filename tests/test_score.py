@@ -239,7 +239,10 @@ def test_action_share_per_type_and_overall():
     a = s.actions.set_index(["item_id", "school_type"])
     assert (a.loc[("act_1_1_1_plan", "小学校"), ["concerned", "respondents", "met", "rate"]].tolist()
             == [3, 2, 1, 50.0])
-    assert a.loc[("act_1_1_1_plan", ALL), "rate"] == 33.3  # 1 of 3 (該当なし is not met)
+    # 該当なし leaves the denominator: 1 of the 2 schools it concerns.
+    assert a.loc[("act_1_1_1_plan", ALL), ["respondents", "met", "rate"]].tolist() == [2, 1, 50.0]
+    assert a.loc[("act_1_1_1_plan", "中学校"), ["respondents", "rate"]].tolist()[0] == 0
+    assert a.loc[("act_1_1_1_plan", ALL), "breakdown"].count("該当なし 1") == 1
     assert a.loc[("act_1_1_3_genai_lessons", ALL), "rate"] == 66.7  # target 年1回以上: 1 and 3 meet, 0 does not
     assert a.loc[("act_1_1_1_plan", "小学校"), "breakdown"] == "実施中 1・未実施 1"
     assert a.loc[("act_1_1_1_plan", ALL), "policy"] == "1"

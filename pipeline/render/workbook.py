@@ -570,7 +570,8 @@ def _below_formula(d: Definition, item, first: int, col_of: dict) -> str | None:
         return None
     if item.target.min is not None:
         return f"=AND(ISNUMBER({cell}),{cell}<{item.target.min})"
-    met = ",".join(f"{cell}<>{_quote(m)}" for m in item.target.met_if or ())
+    # Neither a met answer nor one the definition leaves out of the share (該当なし) is highlighted.
+    met = ",".join(f"{cell}<>{_quote(m)}" for m in (*(item.target.met_if or ()), *item.target.excluded))
     return f"=AND({cell}<>\"\",{met})" if met else None
 
 
