@@ -13,6 +13,12 @@ Speed matters (a whole year's inbox in seconds, tens of thousands of files in th
 - zip members are checked for absurd declared sizes, and worksheet extents (<dimension ref>, cell
   refs) are checked before calamine sees the file: calamine allocates the whole used range, and a
   stray cell at XFD1048576 makes it abort the process instead of raising.
+
+Hostile files (tests/test_hostile.py builds each one): every XML part is refused if it declares a
+DOCTYPE or entity (OOXML forbids DTDs, ODF producers never write one), before defusedxml or
+calamine parse anything; zip members are read only up to their declared size (zipfile would
+otherwise inflate a lying member whole); links and special files are judged by lstat and the file
+is opened with O_NOFOLLOW, so nothing outside the inbox is read.
 """
 from __future__ import annotations
 
@@ -25,12 +31,14 @@ import stat
 import struct
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import python_calamine as calamine
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .definition import Definition
@@ -40,12 +48,17 @@ from .roster import Roster
 
 FORMATS = ("xlsx", "xlsm", "xls", "ods")
 
-# Limits far above any real survey workbook (a filled template is ~40 KB), low enough that a
-# zip bomb or a runaway sheet is refused before it costs memory.
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_MEMBER_BYTES = 64 * 1024 * 1024
-MAX_TOTAL_BYTES = 200 * 1024 * 1024
+# Limits far above any real survey workbook, low enough that a zip bomb or a runaway sheet is
+# refused before it costs memory. Measured: a filled template is ~30 KB on disk and ~310 KB inflated,
+# its members compress at most 13:1 (LibreOffice's .ods content.xml too); a dense 600,000-cell sheet
+# compresses 18:1. Deflate tops out near 1,032:1, which is where bombs sit.
+MAX_FILE_BYTES = 50 * 1024 * 1024  # mail systems cap attachments at 10-25 MB; room for pasted photos
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one inflated part: 200x the whole filled template
+MAX_TOTAL_BYTES = 200 * 1024 * 1024  # all parts inflated: bounds one file's memory in ingest
+MAX_RATIO = 100  # inflated/compressed per part: 5x the densest real sheet measured ...
+RATIO_FLOOR = 1024 * 1024  # ... checked only for parts inflating past 1 MB (tiny parts may be all blanks)
 MAX_SHEET_CELLS = 2_000_000  # rows x columns of one sheet's used range, as calamine allocates it
+MAX_HASH_BYTES = 1024 * 1024 * 1024  # a refused oversize file is still hashed for the ledger, up to 1 GB (~2 s)
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -93,7 +106,7 @@ class _Reject(Exception):
 
 
 def scan_inbox(inbox: Path) -> list[Path]:
-    """Every regular file under inbox, recursively, sorted; symlinks are listed, never descended into."""
+    """Every file under inbox, recursively, sorted; symlinks are listed, never descended into."""
     inbox = Path(inbox)
     found: list[Path] = []
     for root, dirs, files in os.walk(inbox, followlinks=False):
@@ -108,7 +121,7 @@ def scan_inbox(inbox: Path) -> list[Path]:
                 mode = p.lstat().st_mode
             except OSError:
                 continue
-            if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+            if not stat.S_ISDIR(mode):  # regular files, links, and special files (refused in read_file)
                 found.append(p)
     return sorted(found, key=lambda p: p.relative_to(inbox).as_posix())
 
@@ -232,7 +245,7 @@ def _sniff_zip(zf: zipfile.ZipFile) -> str:
     """Format of a zip container: xlsx/xlsm/ods, or a Japanese name of what else it is (raises _Reject)."""
     names = set(zf.namelist())
     if "mimetype" in names:
-        mime = zf.read("mimetype").strip()
+        mime = _read_member(zf, "mimetype").strip()
         if mime == ODS_MIME:
             return "ods"
         if mime.startswith(b"application/vnd.oasis.opendocument.text"):
@@ -242,7 +255,7 @@ def _sniff_zip(zf: zipfile.ZipFile) -> str:
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         if "xl/workbook.bin" in names and "xl/workbook.xml" not in names:
             raise _Reject("file-not-spreadsheet", detected="Excel バイナリブック（.xlsb）")
-        types = zf.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+        types = _read_member(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
         return "xlsm" if b"macroEnabled" in types or "xl/vbaProject.bin" in names else "xlsx"
     if "word/document.xml" in names:
         raise _Reject("file-not-spreadsheet", detected="Word 文書")
@@ -252,13 +265,73 @@ def _sniff_zip(zf: zipfile.ZipFile) -> str:
 
 
 def _check_zip_sizes(zf: zipfile.ZipFile) -> None:
+    """Declared sizes and ratios within the limits. A header that understates the size is caught
+    later: Python reads a part only up to its declared size (_read_member) and calamine stops with
+    an error as soon as a part inflates past it."""
     total = 0
     for info in zf.infolist():
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _Reject("file-broken", detail=f"表計算ソフトが使わない圧縮方式（{info.compress_type}）の部分があります")
         if info.file_size > MAX_MEMBER_BYTES:
             raise _Reject("file-too-large", detail=f"展開すると {info.file_size // (1024 * 1024):,} MB になる部分があります")
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise _Reject("file-unsafe", detail=f"展開すると {info.file_size // max(info.compress_size, 1):,} 倍に膨らむ部分があります。"
+                                              "圧縮爆弾（zip bomb）の疑いがあります")
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise _Reject("file-too-large", detail=f"展開すると {total // (1024 * 1024):,} MB になります")
+
+
+def _read_member(zf: zipfile.ZipFile, name: str | zipfile.ZipInfo) -> bytes:
+    """A part's bytes, never more than its declared size (checked by _check_zip_sizes).
+
+    zf.read() inflates the whole stream before cutting it to the declared size, so a part whose
+    header understates its size would cost gigabytes; a bounded read stops at the declared size.
+    """
+    info = name if isinstance(name, zipfile.ZipInfo) else zf.getinfo(name)
+    with zf.open(info) as f:
+        return f.read(info.file_size)
+
+
+_DTD_RE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
+_ROOT_RE = re.compile(rb"<[A-Za-z_]")
+_XML_PARTS = (".xml", ".rels", ".vml")
+
+
+def _check_xml_safe(zf: zipfile.ZipFile) -> None:
+    """No XML part may declare a DOCTYPE or entity (entity expansion, external entities).
+
+    ECMA-376 (OPC, Part 2 §8.1.4) forbids DTDs in packages and LibreOffice never writes one, so a
+    declaration is refused outright, whatever parser would meet it later (defusedxml here, the
+    Rust parser in calamine). A DOCTYPE can only stand before the root element, so only the head of
+    each part is inflated; a part whose root does not start in its first 4 KB is searched whole.
+    """
+    for info in zf.infolist():
+        if not info.filename.lower().endswith(_XML_PARTS):
+            continue
+        with zf.open(info) as f:
+            head = f.read(min(info.file_size, 4096))
+            text = _as_utf8(head)
+            m = _ROOT_RE.search(_strip_prolog(text))
+            if m is None and info.file_size > len(head):
+                text = _as_utf8(head + f.read(info.file_size - len(head)))
+        if _DTD_RE.search(text):
+            raise _Reject("file-unsafe", detail=f"ブックの構成情報（{info.filename}）に外部参照や実体の定義（DOCTYPE）があります")
+
+
+def _as_utf8(raw: bytes) -> bytes:
+    """UTF-16 parts (allowed by XML) re-encoded so that the byte patterns above see them."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(raw) >= 2 and (raw[0] == 0 or raw[1] == 0)):
+        enc = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-be" if raw[0] == 0 else "utf-16-le")
+        return raw.decode(enc, "replace").encode("utf-8")
+    return raw
+
+
+_PROLOG_RE = re.compile(rb"\A(?:\s|<\?.*?\?>|<!--.*?-->|<!\s*(?:DOCTYPE|ENTITY)[^>]*>)*", re.S | re.I)
+
+
+def _strip_prolog(text: bytes) -> bytes:
+    return text[_PROLOG_RE.match(text).end():]
 
 
 _CELL_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
@@ -304,16 +377,42 @@ def _check_sheet_extent(xml: bytes) -> str:
     return ""
 
 
-_ODS_LONG_ROW_RE = re.compile(rb'<table:table-row\b[^>]*?number-rows-repeated="([0-9]{5,})"[^>]*>(.*?)</table:table-row>', re.S)
+_ODS_TAG_RE = re.compile(rb"<(/?)table:(table-row|table-cell|covered-table-cell|table)\b([^>]*?)(/?)>")
+_ODS_ROWS_RE = re.compile(rb'number-rows-repeated="([0-9]+)"')
+_ODS_COLS_RE = re.compile(rb'number-columns-repeated="([0-9]+)"')
 
 
 def _check_ods_extent(content: bytes) -> str:
-    """"" unless a row repeated tens of thousands of times holds a value (a whole column filled in
-    LibreOffice), which would make calamine build a grid of millions of rows."""
-    for m in _ODS_LONG_ROW_RE.finditer(content):
-        if int(m.group(1)) >= 10_000 and b"office:value-type" in m.group(2):
-            return f"{int(m.group(1)):,} 行にわたって値が入っています"
-    return ""
+    """"" unless a table's cells holding something span more than MAX_SHEET_CELLS (rows and cells
+    repeated by LibreOffice's number-*-repeated count as many), as "A1:XFD9999".
+
+    calamine expands repeated rows and cells that hold a value into its dense grid (1,024 columns x
+    9,999 rows took 640 MB; 16,384 x 9,999 fails or aborts), while trailing empty repeats are free.
+    A cell holds something when it has a value type or any content (not self-closing).
+    """
+    row = col = rep = max_r = max_c = 0
+    for m in _ODS_TAG_RE.finditer(content):
+        closing, tag, attrs, empty = m.groups()
+        if tag == b"table":
+            if closing:
+                if max_r * max_c > MAX_SHEET_CELLS:
+                    return f"A1:{col_letters(max_c)}{max_r}"
+            row = max_r = max_c = 0
+        elif tag == b"table-row":
+            if closing:
+                row += rep
+            else:
+                r = _ODS_ROWS_RE.search(attrs)
+                rep, col = (int(r.group(1)) if r else 1), 0
+                if empty:
+                    row += rep
+        elif not closing:
+            c = _ODS_COLS_RE.search(attrs)
+            n = int(c.group(1)) if c else 1
+            if not empty or b"office:value-type" in attrs:
+                max_c, max_r = max(max_c, col + n), max(max_r, row + rep)
+            col += n
+    return f"A1:{col_letters(max_c)}{max_r}" if max_r * max_c > MAX_SHEET_CELLS else ""
 
 
 # ------------------------------------------------------------------ xlsx parts read straight from the zip
@@ -335,7 +434,7 @@ def parse_name_ref(text: str) -> tuple[str, str] | None:
 
 
 def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str, int, int]]:
-    return _names_of_workbook_xml(zf.read("xl/workbook.xml"))
+    return _names_of_workbook_xml(_read_member(zf, "xl/workbook.xml"))
 
 
 @lru_cache(maxsize=256)
@@ -380,7 +479,7 @@ _CORE_MODIFIED_RE = re.compile(rb"<dcterms:modified\b[^>]*>([0-9T:.+Z-]{10,40})<
 
 def _xlsx_modified(zf: zipfile.ZipFile) -> dt.datetime | None:
     try:
-        xml = zf.read("docProps/core.xml")
+        xml = _read_member(zf, "docProps/core.xml")
     except KeyError:
         return None
     # Excel, LibreOffice and xlsxwriter all write this one element the same way; a tag match costs a
@@ -402,7 +501,7 @@ def _xlsx_modified(zf: zipfile.ZipFile) -> dt.datetime | None:
 
 def _ods_modified(zf: zipfile.ZipFile) -> dt.datetime | None:
     try:
-        root = SafeET.fromstring(zf.read("meta.xml"))
+        root = SafeET.fromstring(_read_member(zf, "meta.xml"))
     except (KeyError, SafeET.ParseError):
         return None
     for el in root.iter(f"{NS_DC}date"):
@@ -436,10 +535,28 @@ def _grid(wb, name: str):
     return start[0], start[1], sheet.to_python(skip_empty_area=True)
 
 
+def display_name(rel: str) -> str:
+    """A path as the ledger shows it: bytes that are not UTF-8 (a name written on another system)
+    become \\xNN escapes, so that every output can encode it; everything else is kept as it is."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
 def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -> FileRead:
-    """Read one file; never raises for a bad file (it becomes ignored/rejected with a Japanese reason)."""
+    """Read one file; never raises for a bad file (it becomes ignored/rejected with a Japanese reason).
+
+    What is read is decided on lstat (a link is judged by where it points, a named pipe or device
+    is never opened) and then opened without following links, its fstat checked to be the same
+    regular file, so a file swapped for a link between the two steps is refused, not followed.
+    """
     path, inbox = Path(path), Path(inbox)
-    rel = path.relative_to(inbox).as_posix()
+    rel = display_name(path.relative_to(inbox).as_posix())
     base = dict(file=rel, sha256="", size=0, mtime=0.0, format=None, school_code="", meta={}, saved_at=None, cells=())
 
     def rejected(code: str, school_code: str = "", **facts) -> FileRead:
@@ -449,25 +566,44 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
     try:
         st = path.lstat()
         base["mtime"] = st.st_mtime
+        target = path
         if stat.S_ISLNK(st.st_mode):
-            target = path.resolve()
-            inside = target.is_relative_to(inbox.resolve())
-            if not inside:
+            try:
+                target = path.resolve(strict=True)
+            except FileNotFoundError:
+                return rejected("file-link", detail="リンク先がありません")
+            except (RuntimeError, OSError):  # a loop of links
+                return rejected("file-link", detail="リンクが循環しています")
+            if not target.is_relative_to(inbox.resolve()):
                 return rejected("file-link", detail="受付フォルダーの外を指すリンク")
-            if not target.is_file():
-                return rejected("file-link", detail="ファイルではないものを指すリンク" if target.exists() else "リンク先がありません")
             st = target.stat()
             base["mtime"] = st.st_mtime
+            if not stat.S_ISREG(st.st_mode):
+                return rejected("file-link", detail="ファイルではないものを指すリンク")
+        elif not stat.S_ISREG(st.st_mode):
+            return rejected("file-not-spreadsheet", detected="名前付きパイプや装置など、通常のファイルではないもの")
         base["size"] = st.st_size
-        why = ignore_reason(rel)
-        if why:
-            data = path.read_bytes() if st.st_size <= MAX_FILE_BYTES else b""
-            base["sha256"] = _sha256(data) if data or st.st_size == 0 else ""
-            return FileRead(**base, status="ignored", reason=why, problems=())
-        if st.st_size > MAX_FILE_BYTES:
-            base["sha256"] = _sha256_file(path)
-            return rejected("file-too-large", detail=f"{st.st_size / (1024 * 1024):.0f} MB")
-        data = path.read_bytes()
+        if st.st_nlink > 1 and _hard_linked_outside(inbox, st):
+            return rejected("file-link", detail="受付フォルダーの外にあるファイルへのハードリンク")
+        fd = os.open(target, _OPEN_FLAGS)
+        try:
+            fst = os.fstat(fd)
+            if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
+                return rejected("file-link", detail="読み取りの途中でファイルが差し替えられました")
+            base["size"] = fst.st_size
+            why = ignore_reason(rel)
+            if why:
+                data = _read_fd(fd, MAX_FILE_BYTES) if fst.st_size <= MAX_FILE_BYTES else b""
+                base["sha256"] = _sha256(data) if data or fst.st_size == 0 else ""
+                return FileRead(**base, status="ignored", reason=why, problems=())
+            if fst.st_size > MAX_FILE_BYTES:
+                base["sha256"] = _sha256_fd(fd) if fst.st_size <= MAX_HASH_BYTES else ""
+                return rejected("file-too-large", detail=f"{fst.st_size / (1024 * 1024):,.0f} MB")
+            data = _read_fd(fd, MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(data) > MAX_FILE_BYTES:  # grew while being read
+            return rejected("file-too-large", detail=f"{MAX_FILE_BYTES // (1024 * 1024)} MB を超えています")
     except OSError as exc:
         return rejected("file-broken", detail=f"読み込めません: {exc.strerror or exc}")
     base["sha256"] = _sha256(data)
@@ -480,12 +616,42 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
         return rejected("file-broken", detail=f"{type(exc).__name__}: {exc}"[:200])
 
 
-def _sha256_file(path: Path) -> str:
+def _read_fd(fd: int, limit: int) -> bytes:
+    chunks, left = [], limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _sha256_fd(fd: int) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    for block in iter(lambda: os.read(fd, 1 << 20), b""):
+        h.update(block)
     return h.hexdigest()
+
+
+def _hard_linked_outside(inbox: Path, st: os.stat_result) -> bool:
+    """True if a file with several hard links has one outside the inbox.
+
+    Counts the file's links found under the inbox and stops as soon as all st_nlink are found,
+    so two linked copies inside the inbox cost one partial walk; hard links are rare in an inbox.
+    """
+    found = 0
+    for root, _dirs, files in os.walk(inbox, followlinks=False):
+        for name in files:
+            try:
+                other = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                found += 1
+                if found >= st.st_nlink:
+                    return False
+    return True
 
 
 def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, roster: Roster) -> FileRead:
@@ -494,6 +660,7 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
     head = data[:8]
     names: dict[str, tuple[str, str, int, int]] = {}
     saved_at = None
+    macros = False  # a macro project is never run (nothing here executes anything); the school hears of it
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
@@ -501,28 +668,36 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
             raise _Reject("file-broken", detail="ZIP 形式が途中で切れているか壊れています") from None
         with zf:
             _check_zip_sizes(zf)
-            fmt = _sniff_zip(zf)
             try:
+                fmt = _sniff_zip(zf)
+                _check_xml_safe(zf)
+                macros = fmt == "xlsm" or any(n.startswith(("Basic/", "Scripts/")) for n in zf.namelist())
                 if fmt == "ods":
-                    manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
+                    manifest = _read_member(zf, "META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
                     if b"encryption-data" in manifest:
                         raise _Reject("file-encrypted")
-                    extent = _check_ods_extent(zf.read("content.xml"))
+                    extent = _check_ods_extent(_read_member(zf, "content.xml"))
                     if extent:
-                        raise _Reject("file-too-large", detail=f"シートの使用範囲が広すぎます（{extent}）")
+                        raise _Reject("file-too-large", detail=f"シートの使用範囲が {extent} まで広がっています")
                     saved_at = _ods_modified(zf)
                 else:
                     for info in zf.infolist():
                         if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                            extent = _check_sheet_extent(zf.read(info))
+                            extent = _check_sheet_extent(_read_member(zf, info))
                             if extent:
                                 raise _Reject("file-too-large", detail=f"シートの使用範囲が {extent} まで広がっています")
+                    if "xl/sharedStrings.xml" in zf.namelist():
+                        # Read whole so that zipfile verifies its checksum: calamine stops at </sst>
+                        # and never notices a corrupted part (the answers' text lives here).
+                        _read_member(zf, "xl/sharedStrings.xml")
                     names = _xlsx_names(zf)
                     saved_at = _xlsx_modified(zf)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError) as exc:
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, zlib.error) as exc:
                 raise _Reject("file-broken", detail=f"ZIP の中身が壊れています（{exc}）") from None
             except SafeET.ParseError:
                 raise _Reject("file-broken", detail="ブックの構成情報（XML）が壊れています") from None
+            except DefusedXmlException:  # unreachable after _check_xml_safe; kept as the second line of defence
+                raise _Reject("file-unsafe", detail="ブックの構成情報（XML）に外部参照や実体の定義があります") from None
     elif head == OLE_MAGIC:
         try:
             streams = {n.lower() for n in ole_stream_names(data)}
@@ -532,6 +707,7 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
             raise _Reject("file-encrypted")
         if "workbook" in streams or "book" in streams:
             fmt = "xls"
+            macros = "_vba_project_cur" in streams
         elif "worddocument" in streams:
             raise _Reject("file-not-spreadsheet", detected="Word 97-2003 文書")
         elif "powerpoint document" in streams:
@@ -548,15 +724,30 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
     except calamine.PasswordError:
         raise _Reject("file-encrypted") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
-        raise _Reject("file-broken", detail=f"表計算ファイルとして読めません（{exc}）"[:200]) from None
+        raise _calamine_reject(exc, "表計算ファイルとして読めません") from None
     try:
-        return _identify(rel, wb, names, base, definition, roster)
+        read = _identify(rel, wb, names, base, definition, roster)
+        if macros:
+            read = replace(read, problems=read.problems + (problem("file-macro", file=rel, school_code=read.school_code),))
+        return read
     except calamine.PasswordError:
         raise _Reject("file-encrypted") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
-        raise _Reject("file-broken", detail=f"シートを読めません（{exc}）"[:200]) from None
+        raise _calamine_reject(exc, "シートを読めません") from None
     finally:
         wb.close()
+
+
+def _calamine_reject(exc: Exception, what: str) -> _Reject:
+    """calamine's English error as a Japanese reason (the original kept in brackets for support)."""
+    text = str(exc)
+    if "larger than its declared" in text:
+        return _Reject("file-unsafe", detail="展開すると申告より大きくなる部分があります。圧縮爆弾（zip bomb）の疑いがあります")
+    if "Cannot detect file format" in text:
+        return _Reject("file-broken", detail=f"{what}。中身の一部が壊れているか、形式が正しくありません")
+    if "checksum" in text.lower() or "crc" in text.lower():
+        return _Reject("file-broken", detail=f"{what}。ZIP の中身が壊れています（{text}）"[:200])
+    return _Reject("file-broken", detail=f"{what}（{text}）"[:200])
 
 
 def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: dict, definition: Definition,
