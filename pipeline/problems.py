@@ -48,6 +48,8 @@ CATALOGUE: dict[str, Spec] = {
     "file-empty": Spec("error", "ファイルが空（0バイト）です。", "保存し直して、もう一度送ってもらってください。"),
     "file-not-spreadsheet": Spec("error", "Excel の調査票ではありません（{detected}）。", "配布した調査票（.xlsx）を送ってもらってください。"),
     "file-broken": Spec("error", "ファイルが壊れていて開けません（{detail}）。", "学校で開けるか確かめ、保存し直して送ってもらってください。"),
+    "file-crashed-reader": Spec("error", "ファイルを読み取る処理が異常終了しました（{detail}）。",
+                                "壊れているか特殊な作りのファイルです。学校で開けるか確かめ、保存し直して送ってもらってください。"),
     "file-encrypted": Spec("error", "パスワードで保護されていて開けません。", "パスワードを外して保存し直し、送ってもらってください。"),
     "file-unsafe": Spec("error", "安全でない可能性のある内容を含むため読みませんでした（{detail}）。",
                         "学校に確かめ、配布した調査票に入力して保存し直したものを送ってもらってください。"),
