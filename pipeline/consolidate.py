@@ -13,12 +13,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .definition import Definition
 from .problems import PROBLEM_COLUMNS, SEVERITY_ORDER, Problem
 from .roster import Roster
+
+if TYPE_CHECKING:  # pandas is imported by run() itself, while the files are being read
+    import pandas as pd
 
 HISTORY_NAME = "history.sqlite3"
 RUN_DIR_RETURNS = "差戻し"
@@ -34,6 +36,7 @@ class RunResult:
     returns: tuple[str, ...]  # school codes given a 差戻し workbook
     outputs: dict = field(default_factory=dict, repr=False)  # file name -> bytes, what was written
     seconds: float = 0.0
+    timings: dict = field(default_factory=dict, repr=False)  # stage -> seconds
 
 
 def new_run_id(outbox: Path, now: dt.datetime) -> str:
@@ -51,6 +54,8 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [p.row() for p in problems]
     extra = [c for c in (rows[0].keys() if rows else []) if c not in PROBLEM_COLUMNS]
     df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS + extra)
@@ -68,23 +73,32 @@ def needs_return(p: Problem) -> bool:
 def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, progress: bool = False,
         now: dt.datetime | None = None, history_path: Path | None = None) -> RunResult:
     """One consolidation: read `inbox`, write a new run folder under `outbox`, return what was written."""
+    from . import parallel
+
+    started = time.perf_counter()
+    now = now or dt.datetime.now().astimezone()
+    history_path = history_path or outbox / HISTORY_NAME
+    laps = _Laps(started)
+
+    # Worker processes read the files (a reader crash costs only its file) while this process imports
+    # pandas and the later stages, about half a second that would otherwise come first.
+    reading = parallel.start_reading(inbox, definition, roster, progress=progress)
     from . import history as hist
     from .generate import Note, build_template
-    from .ingest import ingest
     from .merge import merge
     from .normalize import normalize
     from .render import RunInfo, render_outputs
     from .score import score
     from .validate import validate
+    laps("imports (overlapping the reading)")
 
-    started = time.perf_counter()
-    now = now or dt.datetime.now().astimezone()
-    history_path = history_path or outbox / HISTORY_NAME
-
-    reads = ingest(inbox, definition, roster, progress=progress)
+    reads = reading.result()  # in file-name order, whatever order the workers finished in
+    laps("ingest")
     usable = [r for r in reads if r.status == "read"]
     answers = normalize(definition, roster, usable)
+    laps("normalize")
     validation = validate(definition, roster, answers)
+    laps("validate")
     problems: list[Problem] = [p for r in reads for p in r.problems] + list(answers.problems) + list(validation.problems)
 
     error_counts: dict[str, int] = {}
@@ -92,48 +106,80 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         if p.severity == "error":
             error_counts[p.file] = error_counts.get(p.file, 0) + 1
     merged = merge(reads, answers.long, error_counts, roster)
+    laps("merge")
 
     previous = hist.load_history(history_path, definition) if history_path.exists() else None
     if previous is not None:
         problems += hist.change_queries(definition, previous, merged.responses)
+    laps("history (load, change queries)")
 
     problems_df = problems_frame(problems)
     run_id = new_run_id(outbox, now)
     info = RunInfo(run_id=run_id, generated_at=now, roster_source=Path(roster.source).name if roster.source else "",
                    inbox=str(inbox), files_found=len(reads))
     scores = score(definition, roster, merged.schools, merged.responses, problems_df, merged.ledger, previous)
-    outputs = dict(render_outputs(definition, scores, info))
-    outputs.update({
-        "ledger.csv": csv_bytes(merged.ledger),
-        "schools.csv": csv_bytes(merged.schools),
-        "problems.csv": csv_bytes(problems_df),
-        "responses.csv": csv_bytes(merged.responses),
-    })
+    laps("score")
+    # The workbook is the longest single step: rendered in a forked child while this process writes the
+    # CSVs and the 差戻し workbooks (in-process where fork is unavailable).
+    rendering = parallel.in_child(render_outputs, definition, scores, info)
 
     # 差戻し: the school's newest identified file, if it has errors or queries the school has not yet
     # explained, regenerated with its answers and the problems marked.
     by_code = roster.by_code()
-    returns: dict[str, bytes] = {}
     return_source: dict[str, str] = {}
-    for code, file in sorted(merged.latest.items()):
-        notes = [p for p in problems if p.file == file and needs_return(p)]
-        if not notes:
-            continue
-        school = by_code[code]
-        file_answers = answers.long[answers.long["file"] == file]
+    notes_of: dict[str, list] = {}
+    for p in problems:
+        if needs_return(p):
+            notes_of.setdefault(p.file, []).append(p)
+    wanted = [(code, file) for code, file in sorted(merged.latest.items()) if notes_of.get(file)]
+    long = answers.long
+    # One pass over the answers for all 差戻し files (a per-school filter is slow with tens of thousands of files).
+    chosen = long[long["file"].isin({file for _, file in wanted})]
+    rows_of = {file: group for file, group in chosen.groupby("file", sort=False)} if len(chosen) else {}
+
+    def build_return(job):
+        code, file = job
+        file_answers = rows_of.get(file, chosen.iloc[0:0])
         values = {row.item_id: row.value for row in file_answers.itertuples() if row.value is not None}
-        t = build_template(definition, school, generated_at=now, answers=values,
-                           notes=[Note(p.item_id, p.sheet, p.cell, p.severity, p.message) for p in notes])
-        returns[t.filename] = t.content
-        return_source[code] = file
+        t = build_template(definition, by_code[code], generated_at=now, answers=values,
+                           notes=[Note(p.item_id, p.sheet, p.cell, p.severity, p.message) for p in notes_of[file]])
+        return t.filename, t.content
+
+    returns: dict[str, bytes] = dict(parallel.fork_map(build_return, wanted))
+    return_source = {code: file for code, file in wanted}
+    laps("差戻し workbooks (overlapping the rendering)")
     # Extra column at the end (CONTRACT allows): which file each 差戻し was made from, for `mail return`.
     schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(lambda c: return_source.get(c, "")))
-    outputs["schools.csv"] = csv_bytes(schools_out)
+    csvs = {
+        "ledger.csv": csv_bytes(merged.ledger),
+        "schools.csv": csv_bytes(schools_out),
+        "problems.csv": csv_bytes(problems_df),
+        "responses.csv": csv_bytes(merged.responses),
+    }
+    laps("CSV files")
+    outputs = dict(rendering.result())
+    laps("render (workbook, report; waited for)")
+    outputs.update(csvs)
 
     run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
+    laps("write run folder")
     hist.record_run(history_path, definition, run_id, scores, merged.responses)
+    laps("history (record)")
     return RunResult(run_dir, merged.ledger, schools_out, problems_df, merged.responses,
-                     tuple(sorted(return_source)), outputs, time.perf_counter() - started)
+                     tuple(sorted(return_source)), outputs, time.perf_counter() - started, laps.seconds)
+
+
+class _Laps:
+    """Seconds per stage of a run (RunResult.timings; PIPELINE_TIMINGS=1 prints them): where the time goes."""
+
+    def __init__(self, started: float):
+        self.last = started
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 def write_run(outbox: Path, run_id: str, files: dict[str, bytes], folders: dict[str, dict[str, bytes]]) -> Path:
@@ -198,6 +244,9 @@ def main(args) -> int:
         raise UsageError(str(exc)) from None
     for line in summary_lines(result):
         print(line)
+    if os.environ.get("PIPELINE_TIMINGS"):
+        for stage, seconds in result.timings.items():
+            print(f"  {seconds:7.3f} s  {stage}", file=sys.stderr)
     print(result.run_dir)
     return 0
 

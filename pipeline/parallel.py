@@ -1,0 +1,373 @@
+"""Worker processes: read many files on every core, and let a reader crash cost only its file.
+
+Reading (`start_reading` / `read_inbox`): the inbox's files are handed to worker processes in
+chunks; a worker sends back each file's FileRead as soon as it has it. python-calamine can abort
+the whole process on a hostile workbook (ingest's pre-checks catch the cases known today), so when
+a worker dies, the files it had already sent are kept, the file it was reading is read again alone
+in a fresh worker, and the rest of its chunk goes back to the queue. A file that kills its
+worker a second time, alone, gets a `file-crashed-reader` ledger row and the run goes on; so does
+one that keeps a worker busy past FILE_TIMEOUT seconds. Results are returned in file-name order,
+whatever order the workers finished in.
+
+Other work (`fork_map`, `in_child`): our own code (差戻し workbooks, the consolidated workbook)
+run in forked children so that it overlaps; a child that fails is simply redone in-process.
+
+Workers are forked where the platform allows it (Linux): they start in milliseconds and inherit
+the loaded definition. Elsewhere (Windows, macOS) they are spawned, which costs a fresh
+interpreter each, so there they are used only for larger inboxes; fork_map/in_child then run
+in-process. PIPELINE_WORKERS=0 reads in-process, PIPELINE_WORKERS=N caps the number of workers.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
+from pathlib import Path
+
+FILE_TIMEOUT = 120.0  # seconds without progress before a reading worker is taken as hung
+CHUNK = 32  # files per task: big enough to keep messages few, small enough to balance the workers
+MIN_FILES_FORK = 48  # below this, reading in-process is as fast (fork + result transfer ~ the savings)
+MIN_FILES_SPAWN = 2000  # a spawned worker costs ~0.5 s of start-up (imports)
+MIN_ITEMS_FORK_MAP = 24  # 差戻し workbooks (~15 ms each) worth a second process
+
+_CAN_FORK = sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _limit() -> int | None:
+    raw = os.environ.get("PIPELINE_WORKERS", "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def reading_workers(n_files: int) -> int:
+    """How many reading workers for n files: 0 means read in-process."""
+    limit = _limit()
+    if limit == 0:
+        return 0
+    if n_files < (MIN_FILES_FORK if _CAN_FORK else MIN_FILES_SPAWN):
+        return 0
+    n = min(cpu_count(), -(-n_files // CHUNK))
+    return max(1, min(n, limit) if limit else n)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _reader_main(conn, inbox: Path, definition, roster) -> None:
+    """Worker: receive chunks of (index, path), send (index, FileRead) per file, then ("done", n)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle; it ends us
+    from .ingest import read_file
+
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        for i, path in task:
+            conn.send((i, read_file(path, inbox, definition, roster)))
+        conn.send(("done", len(task)))
+
+
+class _Worker:
+    def __init__(self, ctx, inbox, definition, roster, alone: bool):
+        parent, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        self.alone = alone  # re-reading one suspect file: its crash is the file's
+        self.outstanding: collections.deque = collections.deque()
+        self.last_progress = time.monotonic()
+
+    def give(self, chunk: list[tuple[int, Path]]) -> None:
+        self.conn.send(chunk)  # raises OSError if the worker is already gone: the chunk stays unassigned
+        self.outstanding.extend(i for i, _ in chunk)
+        self.last_progress = time.monotonic()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+def _why_dead(exitcode: int | None, hung: bool) -> str:
+    if hung:
+        return f"{FILE_TIMEOUT:.0f}秒たっても読み終わらないため中断しました"
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"シグナル {-exitcode}"
+        return f"読み取り処理が強制終了しました（{name}）"
+    return f"読み取り処理が異常終了しました（終了コード {exitcode}）"
+
+
+def crashed_read(path: Path, inbox: Path, why: str):
+    """The ledger row of a file whose reader died: rejected, with the file's hash where it can be had."""
+    from .ingest import FileRead
+    from .problems import problem
+
+    rel = Path(path).relative_to(inbox).as_posix()
+    sha, size, mtime = "", 0, 0.0
+    try:
+        st = Path(path).stat()
+        size, mtime = st.st_size, st.st_mtime
+        h = hashlib.sha256()
+        with open(path, "rb") as f:  # hashing never parses: safe in the parent
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        sha = h.hexdigest()
+    except OSError:
+        pass
+    p = problem("file-crashed-reader", file=rel, detail=why)
+    return FileRead(file=rel, sha256=sha, size=size, mtime=mtime, format=None, status="rejected", reason=p.message,
+                    problems=(p,), school_code="", meta={}, saved_at=None, cells=())
+
+
+class Reading:
+    """Files being read in workers (started by `start_reading`); `result()` waits for all of them."""
+
+    def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool):
+        self.paths, self.inbox, self.definition, self.roster = paths, inbox, definition, roster
+        self.results: list = [None] * len(paths)
+        self.ctx = mp.get_context("fork" if _CAN_FORK else "spawn")
+        self.pending: collections.deque = collections.deque(
+            [list(enumerate(paths))[k:k + CHUNK] for k in range(0, len(paths), CHUNK)])
+        self.suspects: collections.deque = collections.deque()  # indices to re-read alone
+        self.n_workers = workers
+        self.progress = progress
+        self.crashes = 0
+        self.starts = 0
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(min(workers, len(self.pending))):
+                self._start_with_chunk()
+        except BaseException:
+            self._shutdown()
+            raise
+
+    def _new_worker(self, alone: bool) -> _Worker:
+        self.starts += 1
+        if self.starts > self.n_workers + 2 * len(self.paths) + 2:  # each crash costs at most two starts
+            raise RuntimeError("reading workers keep dying before reading anything")
+        w = _Worker(self.ctx, self.inbox, self.definition, self.roster, alone)
+        self.workers.append(w)
+        return w
+
+    def _start_with_chunk(self) -> None:
+        w = self._new_worker(alone=False)
+        self._feed(w)
+
+    def _feed(self, w: _Worker) -> None:
+        if not w.alone and self.pending:
+            chunk = self.pending.popleft()
+            try:
+                w.give(chunk)
+            except OSError:
+                self.pending.appendleft(chunk)
+        else:
+            w.stop()
+
+    def _collect(self, w: _Worker, bar) -> bool:
+        """Take every message waiting from w; False once its pipe is closed."""
+        try:
+            while w.conn.poll():
+                i, read = w.conn.recv()
+                if i == "done":
+                    self._feed(w)
+                    continue
+                self.results[i] = read
+                w.outstanding.remove(i)
+                w.last_progress = time.monotonic()
+                if bar is not None:
+                    bar.update(1)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return False
+        return True
+
+    def _buried(self, w: _Worker, hung: bool, bar) -> None:
+        """w is gone: keep what it sent, suspect the file it was reading, requeue the rest of its chunk."""
+        self._collect(w, bar)
+        w.kill()
+        self.workers.remove(w)
+        if not w.outstanding:
+            return
+        self.crashes += 1
+        suspect, rest = w.outstanding[0], list(w.outstanding)[1:]
+        if w.alone:
+            self.results[suspect] = crashed_read(self.paths[suspect], self.inbox, _why_dead(w.proc.exitcode, hung))
+            if bar is not None:
+                bar.update(1)
+        else:
+            self.suspects.append(suspect)
+        if rest:
+            self.pending.appendleft([(i, self.paths[i]) for i in rest])
+
+    def result(self) -> list:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(self.paths), desc="提出ファイルを読み取り", unit="件", file=sys.stderr) \
+            if self.progress else None
+        try:
+            while self.workers or self.pending or self.suspects:
+                # One suspect at a time, alone in a fresh worker; ordinary chunks keep the other cores busy.
+                if self.suspects and not any(w.alone for w in self.workers):
+                    i = self.suspects.popleft()
+                    w = self._new_worker(alone=True)
+                    try:
+                        w.give([(i, self.paths[i])])
+                    except OSError:  # died before its first task: that proves nothing about the file
+                        self.suspects.appendleft(i)
+                while self.pending and sum(not w.alone for w in self.workers) < self.n_workers:
+                    self._start_with_chunk()
+                if not self.workers:
+                    continue
+                ready = set(wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
+                                 timeout=1.0))
+                now = time.monotonic()
+                for w in list(self.workers):
+                    open_ = self._collect(w, bar) if w.conn in ready else True
+                    if not open_ or w.proc.sentinel in ready:
+                        w.proc.join(1)
+                        if w.outstanding or w.proc.exitcode != 0:
+                            self._buried(w, False, bar)
+                        else:  # stopped after its last chunk
+                            w.kill()
+                            self.workers.remove(w)
+                    elif w.outstanding and now - w.last_progress > FILE_TIMEOUT:
+                        w.proc.kill()
+                        self._buried(w, True, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+            self._shutdown()
+        missing = [self.paths[i] for i, r in enumerate(self.results) if r is None]
+        if missing:  # every path gets exactly one ledger row; losing one silently would be worse than stopping
+            raise RuntimeError(f"reading workers lost {len(missing)} files, e.g. {missing[0]}")
+        return sorted(self.results, key=lambda r: r.file)
+
+    def _shutdown(self) -> None:
+        for w in self.workers:
+            w.kill()
+        self.workers = []
+
+
+class _Done:
+    """The in-process path of start_reading: already read."""
+
+    def __init__(self, reads: list):
+        self.reads = reads
+
+    def result(self) -> list:
+        return self.reads
+
+
+def start_reading(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None):
+    """Begin reading every file under the inbox; returns an object whose result() is the FileReads in
+    file-name order. With workers, the caller may do other work (imports) meanwhile."""
+    from .ingest import ingest, scan_inbox
+
+    inbox = Path(inbox)
+    paths = scan_inbox(inbox)
+    n = reading_workers(len(paths)) if workers is None else workers
+    if n <= 0:
+        return _Done(sorted(ingest(inbox, definition, roster, progress=progress), key=lambda r: r.file))
+    return Reading(paths, inbox, definition, roster, n, progress)
+
+
+def read_inbox(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None) -> list:
+    return start_reading(inbox, definition, roster, progress=progress, workers=workers).result()
+
+
+# ------------------------------------------------------------------ our own work in forked children
+
+
+def _child_send(conn, fn: Callable, items: Sequence) -> None:
+    try:
+        conn.send(("ok", [fn(x) for x in items]))
+    except BaseException as exc:  # noqa: BLE001 - the parent redoes the work and sees the real error
+        try:
+            conn.send(("error", repr(exc)))
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        conn.close()
+
+
+class _Child:
+    """fn over items in a forked child (fork only); result() falls back to in-process on any failure."""
+
+    def __init__(self, fn: Callable, items: Sequence):
+        self.fn, self.items = fn, items
+        self.proc = self.conn = None
+        if _CAN_FORK:
+            ctx = mp.get_context("fork")
+            self.conn, child = ctx.Pipe(duplex=False)
+            self.proc = ctx.Process(target=_child_send, args=(child, fn, items), daemon=True)
+            self.proc.start()
+            child.close()
+
+    def result(self) -> list:
+        if self.proc is None:
+            return [self.fn(x) for x in self.items]
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError, pickle.UnpicklingError):
+            status, value = "lost", None
+        finally:
+            self.conn.close()
+            self.proc.join(5)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join()
+        return value if status == "ok" else [self.fn(x) for x in self.items]
+
+
+def in_child(fn: Callable, *args):
+    """Start fn(*args) in a forked child; `.result()` returns its value (computed in-process where fork is
+    unavailable or the child failed). The value travels back pickled, so keep it compact (bytes)."""
+    child = _Child(lambda a: fn(*a), [args])
+
+    class _One:
+        def result(self):
+            return child.result()[0]
+
+    return _One()
+
+
+def fork_map(fn: Callable, items: Sequence, *, workers: int | None = None) -> list:
+    """[fn(x) for x in items], split over forked children when there are enough items; order kept."""
+    items = list(items)
+    n = min(workers or cpu_count(), len(items) // max(1, MIN_ITEMS_FORK_MAP // 2))
+    if not _CAN_FORK or n <= 1 or len(items) < MIN_ITEMS_FORK_MAP or _limit() == 0:
+        return [fn(x) for x in items]
+    # Children take the later shares; the parent works on the first one meanwhile.
+    shares = [items[k::n] for k in range(n)]
+    children = [_Child(fn, share) for share in shares[1:]]
+    done = [[fn(x) for x in shares[0]]] + [c.result() for c in children]
+    out: list = [None] * len(items)
+    for k, share in enumerate(done):
+        out[k::n] = share
+    return out
