@@ -276,3 +276,15 @@ def test_long_problem_list_is_left_to_its_csv(scores):
     assert any("problems.csv" in v for v in notes["エラー・確認一覧"])
     assert any("responses.csv" in v for v in notes["学校別回答"])
     assert not wb["エラー・確認一覧"].tables
+
+
+def test_action_sheet_opens_with_one_row_per_action_and_the_share_per_school_type(book, scores):
+    ws = book["取組状況"]
+    ref = ws.tables["tbl_actions_summary"].ref
+    rows = [[c.value for c in row] for row in ws[ref]]
+    header, body = rows[0], rows[1:]
+    assert header[:3] == ["計画番号", "学校の取組（調査項目）", "目標"]
+    assert header[3:-1] == ["小学校", "中学校", "中等教育学校", "全体"]
+    assert len(body) == scores.actions["item_id"].nunique()
+    plan = next(r for r in body if r[0] == "1-(1)-①" and r[1].startswith("情報活用能力育成の年間計画"))
+    assert plan[3] == pytest.approx(0.95)  # 19 of 20 小学校 answered 実施済み

@@ -398,6 +398,27 @@ def _actions_sheet(b: _Book) -> None:
     a["_i"] = a["item_id"].map(order)
     a["_t"] = a["school_type"].map(_types_order(s))
     a = a.sort_values(["_i", "_t"])
+    # Read at the meeting: one row per action, the share per school type side by side. The long
+    # table below keeps every count for filtering.
+    order = _types_order(s)
+    types = sorted(a["school_type"].unique(), key=lambda t: (t == ALL, order.get(t, 99)))  # 全体 last
+    wide = a.pivot_table(index="item_id", columns="school_type", values="rate", aggfunc="first")
+    prov = a.pivot_table(index="item_id", columns="school_type", values="provisional", aggfunc="first")
+    first_rows = a.drop_duplicates("item_id")
+    sh.heading("取組ごとの達成率（校種別）")
+    summary = []
+    for r in first_rows.itertuples():
+        rates = [wide.at[r.item_id, t] if t in wide.columns else None for t in types]
+        marks = [bool(prov.at[r.item_id, t]) if t in prov.columns and prov.at[r.item_id, t] == prov.at[r.item_id, t]
+                 else False for t in types]
+        summary.append([r.plan_ref, r.label, r.target, *rates,
+                        "・".join(t for t, m in zip(types, marks) if m)])
+    _, sfirst, slast = sh.table("tbl_actions_summary", [
+        Col("計画番号", width=10), Col("学校の取組（調査項目）", "wrap", 56), Col("目標", "wrap", 14),
+        *[Col(t, "pct", 9) for t in types], Col("暫定の校種", "wrap", 12)], summary, main=True, header_height=30)
+    sh.cf(sfirst, 3, slast, 2 + len(types), {"type": "data_bar", "bar_color": "#9BC2E6",
+                                             "min_type": "num", "min_value": 0, "max_type": "num", "max_value": 1})
+    sh.heading("詳細（校種ごとの対象校・回答校・達成校）")
     rows = [[f"{r.policy}", r.measure, r.measure_title, r.plan_ref, r.action_title, r.goal, r.label, r.target,
              r.school_type, r.concerned, r.respondents, r.met, r.rate, r.breakdown, _prov(r.provisional), r.item_id]
             for r in a.itertuples()]
@@ -406,7 +427,7 @@ def _actions_sheet(b: _Book) -> None:
         Col("取組", "wrap", 22), Col("目標", width=5), Col("学校の取組（調査項目）", "wrap", 48),
         Col("達成とみなす回答", "wrap", 16), Col("校種", width=11), Col("対象校", "int", 7), Col("回答校", "int", 7),
         Col("達成校", "int", 7), Col("達成率", "pct", 8), Col("回答の内訳", "wrap", 28), Col("暫定", width=6),
-        Col("項目ID", width=22)], rows, main=True, header_height=30)
+        Col("項目ID", width=22)], rows, header_height=30)
     sh.cf(first, 12, last, 12, {"type": "data_bar", "bar_color": "#9BC2E6",
                                                    "min_type": "num", "min_value": 0,
                                                    "max_type": "num", "max_value": 1})
