@@ -228,6 +228,13 @@ class Check(_Frozen):
     applies_to: tuple[str, ...] | None = None
 
 
+class ChangeQuery(_Frozen):
+    """When a school's answer differs so much from its own previous year that it becomes a query."""
+    min_abs: int = 10  # whole numbers: at least this difference…
+    min_rel: float = 0.5  # …and more than this share of last year's value (any such difference from 0)
+    min_steps: int = 3  # scene frequencies: a move of this many steps on the scale
+
+
 class Definition(_Frozen):
     survey: SurveyInfo
     school_types: tuple[str, ...]
@@ -239,6 +246,7 @@ class Definition(_Frozen):
     sections: tuple[Section, ...]
     kpi_table: KpiTable
     checks: tuple[Check, ...] = ()
+    change_query: ChangeQuery = ChangeQuery()
     # Where it was loaded from, for messages; set by load_definition.
     source: str = ""
 

@@ -39,10 +39,6 @@ DEFAULT_PATH = config.OUTBOX / "history.sqlite3"
 SCHEMA_VERSION = "1"
 PLAN_SEED = "plan-baseline"  # content_hash of the rows seeded from the plan's R6 現状
 
-CHANGE_MIN_ABS = 10
-CHANGE_MIN_REL = Decimal("0.5")
-CHANGE_MIN_STEPS = 3
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -283,6 +279,10 @@ def change_queries(definition: Definition, history: History, responses: pd.DataF
     if not history.previous_answers or responses is None or responses.empty:
         return []
     kpi_items = {k.item for k in definition.kpi_table.kpis}
+    # The school's own explanation (the item that explains queries) travels with each query.
+    explains = {i.id for i in definition.items if i.explains_queries}
+    explanation = {str(c): str(v) for c, i, v in zip(responses["school_code"], responses["item_id"], responses["value"])
+                   if i in explains and v is not None and v == v and str(v).strip()}
     out = []
     cols = {c: (responses[c] if c in responses.columns else pd.Series([""] * len(responses), index=responses.index))
             for c in ("file", "sheet", "cell")}
@@ -298,19 +298,21 @@ def change_queries(definition: Definition, history: History, responses: pd.DataF
         if now is None or before is None or not _is_large_change(definition, item, kpi_items, before, now):
             continue
         out.append(problem("change-from-last-year", file=file, school_code=code, sheet=sheet, cell=cell,
-                           item_id=item_id, value=now, label=item.label, previous=before))
+                           item_id=item_id, value=now, label=item.label, previous=before,
+                           explanation=explanation.get(code, "")))
     return out
 
 
 def _is_large_change(definition: Definition, item, kpi_items: set[str], before, now) -> bool:
+    rule = definition.change_query
     if item.type == "integer" and item.matrix_row is None:
         diff = abs(Decimal(now) - Decimal(before))
-        if diff < CHANGE_MIN_ABS:
+        if diff < rule.min_abs:
             return False
-        return before == 0 or diff > CHANGE_MIN_REL * abs(Decimal(before))
+        return before == 0 or diff > Decimal(str(rule.min_rel)) * abs(Decimal(before))
     if item.type == "choice" and item.id in kpi_items:
         a, b = choice_rank(definition, item, before), choice_rank(definition, item, now)
-        return a is not None and b is not None and abs(a - b) >= CHANGE_MIN_STEPS
+        return a is not None and b is not None and abs(a - b) >= rule.min_steps
     return False
 
 

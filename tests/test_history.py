@@ -169,6 +169,27 @@ def test_large_changes_become_queries(tmp_path):
                                                                     "E00.xlsx", "表紙")
     assert p.cell and p.value == "600"
     assert "児童生徒数（人）" in p.message and "300" in p.message and "600" in p.message
+    assert p.explanation == ""
+
+
+def test_change_queries_carry_the_schools_explanation(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    e = school("E00")
+    roster, schools, responses, problems, ledger = build([(e, answers_for(e, students=300))])
+    record_run(db, DEF, "fy2025", score(DEF, roster, schools, responses, problems, ledger), responses)
+    _, _, responses, _, _ = build([(e, answers_for(e, students=600, query_explanation="学区の再編で統合しました"))])
+    found = change_queries(DEF26, load_history(db, DEF26), responses)
+    assert [(p.item_id, p.explanation) for p in found] == [("students", "学区の再編で統合しました")]
+
+
+def test_the_threshold_comes_from_the_definition(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    e = school("E00")
+    roster, schools, responses, problems, ledger = build([(e, answers_for(e, students=300))])
+    record_run(db, DEF, "fy2025", score(DEF, roster, schools, responses, problems, ledger), responses)
+    _, _, responses, _, _ = build([(e, answers_for(e, students=600))])
+    lenient = DEF26.model_copy(update={"change_query": DEF26.change_query.model_copy(update={"min_rel": 2.0})})
+    assert change_queries(lenient, load_history(db, lenient), responses) == []
 
 
 def test_no_previous_year_no_queries(tmp_path):
