@@ -1,8 +1,12 @@
 """make bench: time `consolidate` and `templates` as whole processes, against a naive baseline.
 
 For N = 190, 2,000 and 30,000 simulated submissions (generated once, cached under .bench/),
-each measurement is a fresh `python -m pipeline …` process, timed for wall clock, CPU (user+sys,
-workers included) and peak memory (largest resident set of the process or any of its workers).
+each measurement is a fresh `python -m pipeline …` process into a fresh outbox (no history: the
+same work every time), timed for wall clock, CPU (user+sys, workers included) and peak memory: the
+largest sum, sampled every 20 ms, of the proportional set size (PSS) of the process and all its
+workers, so pages that forked workers share are counted once (Linux; elsewhere the largest
+single resident set). The load average at the start is recorded: other work on the machine
+slows every number.
 The baseline only reads the same files with pandas.read_excel(sheet_name=None, engine="openpyxl").
 Results print as a table and are appended to bench/results.csv.
 
@@ -21,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -47,13 +52,16 @@ for path in sys.argv[1:]:
 
 
 def cached_inbox(n: int) -> Path:
-    """N simulated submissions, generated once; a marker file says the folder is complete."""
+    """N simulated submissions, generated once; a marker beside the folder says it is complete (inside,
+    it would be one more file for consolidate to find)."""
     from .definition import load_definition
     from .roster import load_roster
     from .simulate import simulate_files
 
     folder = CACHE / f"inbox-{n}"
-    done = folder / ".complete"
+    done = CACHE / f"inbox-{n}.complete"
+    if (folder / ".complete").exists():  # where earlier versions put it
+        (folder / ".complete").rename(done)
     if done.exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -66,21 +74,72 @@ def cached_inbox(n: int) -> Path:
     return folder
 
 
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class _MemorySampler(threading.Thread):
+    """Largest total PSS of a process tree, sampled every 20 ms while it runs."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.stop = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.02):
+            self.peak_kb = max(self.peak_kb, sum(_pss_kb(p) for p in _tree(self.pid)))
+
+
 def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, float, int]:
     """Run one process; return (wall s, cpu s, peak MB, exit status). CPU includes waited-for workers."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = _MemorySampler(proc.pid) if os.path.exists(f"/proc/{proc.pid}/smaps_rollup") else None
+    if sampler:
+        sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
+    if sampler:
+        sampler.stop.set()
+        sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak = max(usage.ru_maxrss, after.ru_maxrss if after.ru_maxrss != before.ru_maxrss else 0) / 1024
+    # Fallback (no /proc): the largest resident set of the process or any waited-for descendant.
+    single = max(usage.ru_maxrss, after.ru_maxrss if after.ru_maxrss != before.ru_maxrss else 0) / 1024
+    peak = sampler.peak_kb / 1024 if sampler and sampler.peak_kb else single
     return wall, cpu, peak, os.waitstatus_to_exitcode(status)
 
 
-def measure(label: str, cmd: list[str], repeat: int) -> dict:
-    runs = [timed(cmd) for _ in range(repeat)]
+def measure(label: str, cmd: list[str], repeat: int, fresh: Path | None = None) -> dict:
+    """`fresh`: a folder emptied before each run (the outbox: no history, no earlier runs)."""
+    runs = []
+    for _ in range(repeat):
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+        runs.append(timed(cmd))
     failed = [r for r in runs if r[3] != 0]
     return {
         "what": label,
@@ -109,18 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     rows = []
     stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
-        m = measure("templates", [py, "-m", "pipeline", "templates", "--out", str(tmp / "templates")], args.repeat)
+        m = measure("templates", [py, "-m", "pipeline", "templates", "--out", str(tmp / "templates")], args.repeat,
+                    fresh=tmp / "templates")
         m.update(n=190, target_s=TARGETS[("templates", 190)])
         rows.append(m)
         for n in sizes:
             inbox = cached_inbox(n)
             outbox = tmp / f"outbox-{n}"
             m = measure("consolidate", [py, "-m", "pipeline", "consolidate", "--inbox", str(inbox),
-                                        "--outbox", str(outbox)], args.repeat)
-            files = sorted(p for p in inbox.rglob("*") if p.is_file() and p.name != ".complete")
+                                        "--outbox", str(outbox)], args.repeat, fresh=outbox)
+            files = sorted(p for p in inbox.rglob("*") if p.is_file())
             base, scaled = baseline(files, args.baseline_sample)
             m.update(n=n, target_s=TARGETS.get(("consolidate", n)), baseline_s=base, baseline_scaled=scaled,
                      ratio=m["wall_s"] / base if base else None)
@@ -145,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     if linear is not None:
         print(f"30,000件 / 2,000件 の時間比: {linear:.1f}倍（目標 16倍以下: {'達成' if linear <= 16 else '未達成'}）")
     print("* 基準（pandas.read_excel）は一部のファイルで測り、件数に比例させた推定値です。")
+    if load is not None:
+        print(f"開始時のロードアベレージ {load:.2f}（CPU {os.cpu_count()} 個。他の処理が動いていると遅く出ます）")
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new = not RESULTS.exists()
@@ -152,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.writer(fh)
         if new:
             w.writerow(["timestamp", "host", "cpus", "what", "n", "wall_s", "cpu_s", "peak_mb", "runs",
-                        "target_s", "baseline_s", "baseline_scaled", "ratio"])
+                        "target_s", "baseline_s", "baseline_scaled", "ratio", "load_avg"])
         for r in rows:
             w.writerow([stamp, platform.node(), os.cpu_count(), r["what"], r["n"], f"{r['wall_s']:.3f}",
                         f"{r['cpu_s']:.3f}", f"{r['peak_mb']:.0f}", r["runs"], r["target_s"] or "",
                         f"{r['baseline_s']:.3f}" if r.get("baseline_s") else "", r.get("baseline_scaled", ""),
-                        f"{r['ratio']:.3f}" if r.get("ratio") else ""])
+                        f"{r['ratio']:.3f}" if r.get("ratio") else "", f"{load:.2f}" if load is not None else ""])
     print(f"結果を {RESULTS} に追記しました。")
     return 0
 

@@ -69,6 +69,14 @@ def reading_workers(n_files: int) -> int:
 def _reader_main(conn, inbox: Path, definition, roster) -> None:
     """Worker: receive chunks of (index, path), send (index, FileRead) per file, then ("done", n)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle; it ends us
+    if not os.environ.get("PIPELINE_DEBUG"):
+        # A reader that aborts prints a native backtrace; the ledger row already says what happened.
+        import faulthandler
+
+        faulthandler.disable()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
     from .ingest import read_file
 
     while True:
