@@ -1,10 +1,13 @@
 """One consolidation at a time per outbox: a lock file holding the owner's pid and host.
 
-On POSIX the file is held with flock(): the kernel releases it when its process ends, however it
-ends (Ctrl+C, kill -9, a crash), so a lock left by a dead process is never an obstacle and two
-processes can never both believe they hold it (a pid check followed by unlink-and-recreate can:
-two runs that both find the same stale lock each delete the other's fresh one). The pid and host
-written inside only serve the message shown to the run that has to wait.
+On POSIX the file is held with a POSIX record lock (fcntl F_SETLK via lockf): the kernel releases
+it when its process ends, however it ends (Ctrl+C, kill -9, a crash), so a lock left by a dead
+process is never an obstacle and two processes can never both believe they hold it (a pid check
+followed by unlink-and-recreate can: two runs that both find the same stale lock each delete the
+other's fresh one). Unlike flock(), a record lock belongs to the process and is not shared with
+forked children (consolidate forks workers), so a killed run's orphaned worker cannot keep the
+outbox locked. The pid and host written inside only serve the message shown to the run that has
+to wait.
 
 Where fcntl does not exist (Windows) the lock is the file's existence (O_EXCL), and a lock of a
 process that no longer exists on the same host is stale and taken over.
@@ -92,19 +95,19 @@ def clean_stale_temps(outbox: Path) -> list[Path]:
 def run_lock(outbox: Path):
     """Hold the outbox's consolidation lock for the block; LockedError (Japanese) if another run has it."""
     outbox = Path(outbox)
-    cm = _flock(outbox) if fcntl is not None else _exclusive_file(outbox)
+    cm = _record_lock(outbox) if fcntl is not None else _exclusive_file(outbox)
     with cm as path:
         clean_stale_temps(outbox)
         yield path
 
 
 @contextlib.contextmanager
-def _flock(outbox: Path):
+def _record_lock(outbox: Path):
     path = outbox / LOCK_NAME
     for _ in range(10):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raw = os.pread(fd, 4096, 0)
             os.close(fd)
