@@ -220,8 +220,8 @@ def test_calamine_aborting_in_a_worker_costs_only_its_file(definition, roster, t
 @needs_fork
 def test_a_crash_in_the_middle_of_a_chunk_keeps_the_files_before_and_after_it(definition, roster, tmp_path,
                                                                                 monkeypatch, workers):
-    """os.abort() in the reader of one named file: the files before it in its chunk were already sent,
-    the ones after it are requeued; each file gets exactly one row, the same as a run without the crash."""
+    """os.abort() in the reader of one named file: its chunk is read again file by file in a fresh worker,
+    which dies on that file alone; every other file gets the row it gets in a run without the crash."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     good = clean_files(definition, roster, inbox, n=6)
