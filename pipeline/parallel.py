@@ -68,10 +68,26 @@ def reading_workers(n_files: int) -> int:
 # ------------------------------------------------------------------ reading
 
 
-def _reader_main(conn, inbox: Path, definition, roster) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: the kernel kills this child when its parent dies (even by kill -9). Without it, forked
+    siblings hold each other's inherited pipe ends, so none would ever see EOF and all would linger."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None = None) -> None:
     """Worker: receive (one_by_one, [(index, path)…]); reply with all results in one message, or with
     one message per file when one_by_one (isolating a crash); ("done", n) ends a task."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle; it ends us
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     if not os.environ.get("PIPELINE_DEBUG"):
         # A reader that aborts prints a native backtrace; the ledger row already says what happened.
         import faulthandler
@@ -101,7 +117,7 @@ def _reader_main(conn, inbox: Path, definition, roster) -> None:
 class _Worker:
     def __init__(self, ctx, inbox, definition, roster, isolating: bool):
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster), daemon=True)
+        self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.conn = parent
@@ -313,7 +329,8 @@ def read_inbox(inbox: Path, definition, roster, *, progress: bool = False, worke
 # ------------------------------------------------------------------ our own work in forked children
 
 
-def _child_send(conn, fn: Callable, items: Sequence) -> None:
+def _child_send(conn, fn: Callable, items: Sequence, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
     try:
         conn.send(("ok", [fn(x) for x in items]))
     except BaseException as exc:  # noqa: BLE001 - the parent redoes the work and sees the real error
@@ -334,7 +351,7 @@ class _Child:
         if _CAN_FORK:
             ctx = mp.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=False)
-            self.proc = ctx.Process(target=_child_send, args=(child, fn, items), daemon=True)
+            self.proc = ctx.Process(target=_child_send, args=(child, fn, items, os.getpid()), daemon=True)
             self.proc.start()
             child.close()
 
