@@ -184,8 +184,9 @@ class Reading:
         self.paths, self.inbox, self.definition, self.roster = paths, inbox, definition, roster
         self.results: list = [None] * len(paths)
         self.ctx = mp.get_context("fork" if _CAN_FORK else "spawn")
+        indexed = list(enumerate(paths))
         self.pending: collections.deque = collections.deque(
-            [list(enumerate(paths))[k:k + CHUNK] for k in range(0, len(paths), CHUNK)])
+            [indexed[k:k + CHUNK] for k in range(0, len(indexed), CHUNK)])
         self.suspects: collections.deque = collections.deque()  # chunks whose worker died: re-read file by file
         self.n_workers = workers
         self.progress = progress
