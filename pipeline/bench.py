@@ -159,6 +159,18 @@ def baseline(files: list[Path], sample: int) -> tuple[float, bool]:
     return wall * len(files) / len(chosen), len(chosen) < len(files)
 
 
+def _commit() -> str:
+    """The measured commit, '+' when the tree has uncommitted changes; '' outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{head}{'+' if head and dirty else ''}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description="処理速度の計測")
     parser.add_argument("--sizes", default="190,2000,30000")
@@ -170,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    commit = _commit()
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
@@ -216,12 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.writer(fh)
         if new:
             w.writerow(["timestamp", "host", "cpus", "what", "n", "wall_s", "cpu_s", "peak_mb", "runs",
-                        "target_s", "baseline_s", "baseline_scaled", "ratio", "load_avg"])
+                        "target_s", "baseline_s", "baseline_scaled", "ratio", "load_avg", "ok", "commit"])
         for r in rows:
             w.writerow([stamp, platform.node(), os.cpu_count(), r["what"], r["n"], f"{r['wall_s']:.3f}",
                         f"{r['cpu_s']:.3f}", f"{r['peak_mb']:.0f}", r["runs"], r["target_s"] or "",
                         f"{r['baseline_s']:.3f}" if r.get("baseline_s") else "", r.get("baseline_scaled", ""),
-                        f"{r['ratio']:.3f}" if r.get("ratio") else "", f"{load:.2f}" if load is not None else ""])
+                        f"{r['ratio']:.3f}" if r.get("ratio") else "", f"{load:.2f}" if load is not None else "", r["ok"], commit])
     print(f"結果を {RESULTS} に追記しました。")
     return 0
 
