@@ -612,7 +612,13 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
         return _read_workbook(rel, data, base, definition, roster)
     except _Reject as r:
         return rejected(r.code, **r.facts)
-    except Exception as exc:  # noqa: BLE001 - a file must never stop the run; the reason names the failure
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a file must never stop the run; the reason names the failure
+        # BaseException: python-calamine reports a Rust panic as pyo3's PanicException, which is not an
+        # Exception (a number in a date-formatted cell beyond year 9999 panics in its date conversion).
+        if type(exc).__name__ == "PanicException":
+            return rejected("file-broken", detail=f"表計算ファイルとして読めません（読み取り部品の内部エラー: {exc}）"[:200])
         return rejected("file-broken", detail=f"{type(exc).__name__}: {exc}"[:200])
 
 

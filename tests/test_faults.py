@@ -94,7 +94,7 @@ def alive(pid: int) -> bool:
 
 
 def end_orphans(pids: set[int]) -> set[int]:
-    """Kill what a killed run left running (see test_workers_end_with_a_killed_run); return them."""
+    """Kill what a killed run left running (none since parallel.py's PR_SET_PDEATHSIG); return them."""
     left = {p for p in pids if alive(p)}
     for p in left:
         os.kill(p, signal.SIGKILL)
@@ -136,10 +136,8 @@ def test_a_run_interrupted_anywhere_leaves_nothing_half_written_and_the_next_run
     assert RUN_FILES <= {q.name for q in last.iterdir()}
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/parallel.py: forked reading workers hold each other's pipe ends and "
-                   "block in recv() forever once their parent is killed (reported; fix: PR_SET_PDEATHSIG or a "
-                   "getppid() check in the worker loop)")
 def test_workers_end_with_a_killed_run(big_inbox, tmp_path):
+    """Forked workers must not outlive a run killed with kill -9 (they held the lock and each other's pipes)."""
     proc = consolidate(big_inbox, tmp_path / "outbox")
     wait_for_files(proc, N_FILES // 3)
     workers = children_of(proc.pid)

@@ -360,3 +360,15 @@ def test_hard_links_inside_the_inbox_are_ordinary_files(definition, roster, tmp_
     (inbox / "a.xlsx").write_bytes(C.filled(definition, school))
     os.link(inbox / "a.xlsx", inbox / "b.xlsx")
     assert [read_file(inbox / n, inbox, definition, roster).status for n in ("a.xlsx", "b.xlsx")] == ["read", "read"]
+
+
+def test_a_date_cell_calamine_panics_on_is_a_rejected_file_not_a_crash(definition, roster, tmp_path):
+    """-1e15 in a date-formatted cell makes calamine's date conversion panic (pyo3 PanicException,
+    a BaseException): found by tests/test_fuzz.py; the file is refused and the run goes on."""
+    school = roster.schools[0]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "回答.xlsx").write_bytes(C.filled(definition, school, answered_on=-1e15))
+    fr = read_file(inbox / "回答.xlsx", inbox, definition, roster)
+    assert (fr.status, [p.code for p in fr.problems]) == ("rejected", ["file-broken"])
+    assert "内部エラー" in fr.reason
