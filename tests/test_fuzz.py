@@ -22,13 +22,12 @@ import os
 import random
 import re
 import tempfile
-import traceback
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import one_per_kind
@@ -301,12 +300,13 @@ def test_a_whole_run_with_mutated_submissions_completes_and_writes_every_output(
         inbox, outbox = Path(tmp) / "inbox", Path(tmp) / "outbox"
         inbox.mkdir()
         names = write_inbox(inbox, contents)
-        try:
+        with pytest.MonkeyPatch.context() as mp:
+            # Until render/workbook.py _actions_sheet is fixed (pinned below by the strict xfail
+            # test_a_run_without_any_special_needs_school_completes), keep actions with no rate for any
+            # school type in its pivots, so that every other path of the run is still fuzzed.
+            pivot = pd.DataFrame.pivot_table
+            mp.setattr(pd.DataFrame, "pivot_table", lambda self, *a, **k: pivot(self, *a, **{**k, "dropna": False}))
             result = run(DEFINITION, ROSTER, inbox, outbox)
-        except KeyError as exc:
-            if known_render_crash(exc):  # pinned by test_a_run_without_any_special_needs_school_completes
-                reject()
-            raise
         written = {p.name for p in result.run_dir.iterdir()}
         assert {"ledger.csv", "schools.csv", "problems.csv", "responses.csv", "kpi.csv", "集約結果.xlsx",
                 "報告書.html", "報告書.md"} <= written
@@ -314,13 +314,6 @@ def test_a_whole_run_with_mutated_submissions_completes_and_writes_every_output(
 
 
 # ---------------------------------------------------------------- crashes the fuzzing found (owners told)
-
-
-def known_render_crash(exc: BaseException) -> bool:
-    """render/workbook.py _actions_sheet's KeyError when an action has no rate for any school type
-    (only 特別支援学校 actions answered 該当なし, or no such school yet). Remove with the fix."""
-    return any(f.name == "_actions_sheet" and f.filename.endswith("workbook.py")
-               for f in traceback.extract_tb(exc.__traceback__))
 
 
 def _single_file_run(tmp: Path, recipe):
