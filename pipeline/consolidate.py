@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pandas is imported by run() itself, while the files are bei
     import pandas as pd
 
 HISTORY_NAME = "history.sqlite3"
+RENDER_CHILD_MAX_FILES = 10_000
 RUN_DIR_RETURNS = "差戻し"
 
 
@@ -120,8 +121,10 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     scores = score(definition, roster, merged.schools, merged.responses, problems_df, merged.ledger, previous)
     laps("score")
     # The workbook is the longest single step: rendered in a forked child while this process writes the
-    # CSVs and the 差戻し workbooks (in-process where fork is unavailable).
-    rendering = parallel.in_child(render_outputs, definition, scores, info)
+    # CSVs and the 差戻し workbooks (in-process where fork is unavailable). Not for the largest inboxes:
+    # there the child's copy-on-write pages cost ~0.5 GB for a second's overlap.
+    rendering = parallel.in_child(render_outputs, definition, scores, info, enabled=len(reads) <= RENDER_CHILD_MAX_FILES)
+    laps("render started (or done, for the largest inboxes)")
 
     # 差戻し: the school's newest identified file, if it has errors or queries the school has not yet
     # explained, regenerated with its answers and the problems marked.

@@ -68,6 +68,18 @@ def reading_workers(n_files: int) -> int:
 # ------------------------------------------------------------------ reading
 
 
+def _start_frozen(proc) -> None:
+    """Start a process with the parent's objects outside the collector's reach (gc.freeze): a forked
+    child's garbage collections would otherwise touch, and so copy, every shared page."""
+    import gc
+
+    gc.freeze()
+    try:
+        proc.start()
+    finally:
+        gc.unfreeze()
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: the kernel kills this child when its parent dies (even by kill -9). Without it, forked
     siblings hold each other's inherited pipe ends, so none would ever see EOF and all would linger."""
@@ -118,7 +130,7 @@ class _Worker:
     def __init__(self, ctx, inbox, definition, roster, isolating: bool):
         parent, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster, os.getpid()), daemon=True)
-        self.proc.start()
+        _start_frozen(self.proc)
         child.close()
         self.conn = parent
         self.isolating = isolating  # re-reading a crashed chunk file by file: its crash is the current file's
@@ -353,7 +365,7 @@ class _Child:
             ctx = mp.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=False)
             self.proc = ctx.Process(target=_child_send, args=(child, fn, items, os.getpid()), daemon=True)
-            self.proc.start()
+            _start_frozen(self.proc)
             child.close()
 
     def result(self) -> list:
@@ -372,10 +384,18 @@ class _Child:
         return value if status == "ok" else [self.fn(x) for x in self.items]
 
 
-def in_child(fn: Callable, *args):
+def in_child(fn: Callable, *args, enabled: bool = True):
     """Start fn(*args) in a forked child; `.result()` returns its value (computed in-process where fork is
-    unavailable or the child failed). The value travels back pickled, so keep it compact (bytes)."""
-    child = _Child(lambda a: fn(*a), [args])
+    unavailable, not `enabled`, or the child failed). The value travels back pickled: keep it compact."""
+    child = _Child(lambda a: fn(*a), [args]) if enabled else None
+    if child is None:
+        value = fn(*args)
+
+        class _Here:
+            def result(self):
+                return value
+
+        return _Here()
 
     class _One:
         def result(self):
