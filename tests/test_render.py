@@ -288,3 +288,13 @@ def test_action_sheet_opens_with_one_row_per_action_and_the_share_per_school_typ
     assert len(body) == scores.actions["item_id"].nunique()
     plan = next(r for r in body if r[0] == "1-(1)-①" and r[1].startswith("情報活用能力育成の年間計画"))
     assert plan[3] == pytest.approx(0.95)  # 19 of 20 小学校 answered 実施済み
+
+
+def test_an_action_nobody_could_answer_keeps_its_row_with_empty_shares():
+    """Regression: the only 特別支援学校 did not answer; its items have no rate in any school type."""
+    e = school("E1")
+    scores = run([(e, answers_for(e))], missing=[school("T1", "特別支援学校")])
+    ws = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN)))["取組状況"]
+    rows = [[c.value for c in row] for row in ws[ws.tables["tbl_actions_summary"].ref]]
+    io_devices = next(r for r in rows if r[1] and "入出力支援機器" in r[1])
+    assert all(v is None for v in io_devices[3:-1])

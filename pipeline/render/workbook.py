@@ -402,17 +402,14 @@ def _actions_sheet(b: _Book) -> None:
     # table below keeps every count for filtering.
     order = _types_order(s)
     types = sorted(a["school_type"].unique(), key=lambda t: (t == ALL, order.get(t, 99)))  # 全体 last
-    wide = a.pivot_table(index="item_id", columns="school_type", values="rate", aggfunc="first")
-    prov = a.pivot_table(index="item_id", columns="school_type", values="provisional", aggfunc="first")
-    first_rows = a.drop_duplicates("item_id")
+    # Plain lookups, not a pivot: a pivot drops an item whose every rate is empty (e.g. no 特別支援学校 answered).
+    cell = {(r.item_id, r.school_type): (r.rate, bool(r.provisional)) for r in a.itertuples()}
     sh.heading("取組ごとの達成率（校種別）")
     summary = []
-    for r in first_rows.itertuples():
-        rates = [wide.at[r.item_id, t] if t in wide.columns else None for t in types]
-        marks = [bool(prov.at[r.item_id, t]) if t in prov.columns and prov.at[r.item_id, t] == prov.at[r.item_id, t]
-                 else False for t in types]
-        summary.append([r.plan_ref, r.label, r.target, *rates,
-                        "・".join(t for t, m in zip(types, marks) if m)])
+    for r in a.drop_duplicates("item_id").itertuples():
+        got = [cell.get((r.item_id, t), (None, False)) for t in types]
+        summary.append([r.plan_ref, r.label, r.target, *[rate for rate, _ in got],
+                        "・".join(t for t, (_, prov) in zip(types, got) if prov)])
     _, sfirst, slast = sh.table("tbl_actions_summary", [
         Col("計画番号", width=10), Col("学校の取組（調査項目）", "wrap", 56), Col("目標", "wrap", 14),
         *[Col(t, "pct", 9) for t in types], Col("暫定の校種", "wrap", 12)], summary, main=True, header_height=30)
