@@ -22,7 +22,6 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
-import pandas as pd
 import pytest
 import python_calamine
 
@@ -139,20 +138,13 @@ def world(definition, roster, tmp_path_factory):
         fh.write(b"w")
     expected["latin1_\\xe9t\\xe9.xlsx"] = ("rejected", "file-not-spreadsheet")
 
-    # Every other kind of school, clean: the report needs respondents of each type (render/workbook.py
-    # stops on an action no type answered; reported, pinned in test_fuzz.py).
+    # Every other kind of school, clean, so that each part of the report is rendered with a payload beside it.
     for school in one_per_kind(roster):
         if school.type != "小学校":
             put(f"clean/{school.code}.xlsx", C.filled(definition, school), "accepted", None)
 
     before = snapshot(root)
-    with pytest.MonkeyPatch.context() as mp:
-        # Until render/workbook.py _actions_sheet is fixed (reported; pinned by the strict xfail in
-        # test_fuzz.py), keep the actions whose rate is empty for every school type in its pivots, so
-        # the workbook is rendered and every output can be checked here.
-        pivot = pd.DataFrame.pivot_table
-        mp.setattr(pd.DataFrame, "pivot_table", lambda self, *a, **k: pivot(self, *a, **{**k, "dropna": False}))
-        result = run(definition, roster, inbox, outbox)
+    result = run(definition, roster, inbox, outbox)
     after = snapshot(root)
     return dict(root=root, inbox=inbox, outbox=outbox, expected=expected, result=result, before=before,
                 after=after, base=base, secret=secret)
