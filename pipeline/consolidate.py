@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -245,6 +246,10 @@ def main(args) -> int:
             result = run(definition, roster, args.inbox, args.outbox, progress=True)
     except LockedError as exc:
         raise UsageError(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        # A full disk or a folder taken away mid-run: nothing half-written stays (write_run cleans up).
+        raise UsageError(f"結果を書き込めませんでした（{getattr(exc, 'strerror', None) or exc}）。"
+                         "出力先の空き容量と書き込み権限を確かめてください。") from None
     for line in summary_lines(result):
         print(line)
     if os.environ.get("PIPELINE_TIMINGS"):

@@ -92,5 +92,6 @@ def _responses(answers_long: pd.DataFrame, files: Iterable[str]) -> pd.DataFrame
     if answers_long.empty:
         return pd.DataFrame(columns=RESPONSE_COLUMNS)
     chosen = answers_long[answers_long["file"].isin(set(files))]
-    chosen = chosen[chosen["value"].map(lambda v: v is not None and v == v and v != "")]
+    # astype(bool): on an empty selection map() gives an object Series, which pandas would read as columns.
+    chosen = chosen[chosen["value"].map(lambda v: v is not None and v == v and v != "").astype(bool)]
     return chosen[RESPONSE_COLUMNS].sort_values(["school_code", "file"], kind="stable").reset_index(drop=True)

@@ -221,3 +221,27 @@ def test_mail_return_after_a_run_goes_to_the_schools_with_a_return_workbook(year
     folder = Path(capsys.readouterr().out.strip().splitlines()[-1])
     drafted = sorted(p.name.split("_")[0] for p in folder.glob("*.eml"))
     assert drafted == expected
+
+
+def test_a_failure_to_write_the_run_exits_2_and_leaves_nothing_half_written(definition, roster, tmp_path,
+                                                                           capsys, monkeypatch):
+    import pipeline.consolidate as consolidate
+    inbox = tmp_path / "inbox"
+    simulate_inbox(definition, roster, inbox, seed=2, junk=False)
+    outbox = tmp_path / "outbox"
+    real = consolidate.write_run
+
+    class FullDisk(dict):
+        """The disk fills up after the first output file has been written."""
+        def items(self):
+            first = next(iter(dict.items(self)))
+            yield first
+            raise OSError(28, "No space left on device")
+
+    def full_disk(outbox_, run_id, files, folders):
+        return real(outbox_, run_id, FullDisk(files), folders)
+
+    monkeypatch.setattr(consolidate, "write_run", full_disk)
+    assert cli_main(["consolidate", "--inbox", str(inbox), "--outbox", str(outbox)]) == 2
+    assert "結果を書き込めませんでした" in capsys.readouterr().err
+    assert [p.name for p in outbox.iterdir() if not p.name.startswith(".consolidate")] in ([], ["history.sqlite3"])

@@ -319,13 +319,14 @@ def _single_file_run(tmp: Path, recipe):
     return run(DEFINITION, ROSTER, inbox, tmp / "outbox")
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="merge._responses: with answers but no accepted file the "
-                   "empty mask is object-typed and selects columns (fix: .astype(bool) on the mask)")
 def test_a_run_where_every_file_has_an_error_completes(tmp_path):
     """The first day of collection: one school sent a file with a required answer left blank."""
     school = next(s for s in SCHOOLS if s.type == "小学校")
     result = _single_file_run(tmp_path, (school.code, 0, {"respondent_name": ""}, 0, []))
     assert list(result.ledger["status"]) == ["rejected"]
+    assert result.responses.empty
+    status = dict(zip(result.schools["school_code"], result.schools["status"]))
+    assert status.pop(school.code) == "invalid" and set(status.values()) == {"missing"}
 
 
 def test_a_run_without_any_special_needs_school_completes(tmp_path):
