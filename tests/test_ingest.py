@@ -24,6 +24,7 @@ from pipeline.ingest import FileRead, ignore_reason, ingest, parse_name_ref, rea
 from pipeline.problems import CATALOGUE
 from pipeline.roster import Roster, School
 from pipeline.simulate import clean_answers, definition_with_version
+from hostile.corpus import encrypted_ole2  # built by hand: LibreOffice 7.4 ignores --convert-to passwords
 
 
 # ---------------------------------------------------------------- building files
@@ -84,30 +85,6 @@ def with_meta(content: bytes, **changes) -> bytes:
     return rezip(content, {sheet_member(content, SHEET_META): lambda _: xml})
 
 
-def encrypted_ole2() -> bytes:
-    """What Excel writes for a password-protected .xlsx: an OLE2 compound file whose directory holds
-    the streams EncryptionInfo and EncryptedPackage (built by hand: LibreOffice 7.4 ignores a
-    password given to --convert-to, and no encryption library is a dependency)."""
-    end, free, fat_sect, nostream = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
-    header = bytearray(512)
-    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
-    struct.pack_into("<IIIIIIIII", header, 0x28, 0, 1, 1, 0, 4096, end, 0, end, 0)
-    struct.pack_into("<109I", header, 0x4C, 0, *([free] * 108))
-    fat = struct.pack("<128I", fat_sect, end, *([free] * 126))
-
-    def entry(name: str, kind: int, child=nostream, right=nostream) -> bytes:
-        raw = name.encode("utf-16-le") + b"\x00\x00"
-        e = bytearray(128)
-        e[0:len(raw)] = raw
-        struct.pack_into("<HBB", e, 64, len(raw), kind, 1)
-        struct.pack_into("<III", e, 68, nostream, right, child)
-        struct.pack_into("<II", e, 116, end, 0)
-        return bytes(e)
-
-    directory = entry("Root Entry", 5, child=1) + entry("EncryptionInfo", 2, right=2) + \
-        entry("EncryptedPackage", 2) + bytes(128)
-    return bytes(header) + fat + directory
 
 
 @pytest.fixture
