@@ -130,7 +130,6 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     # 差戻し: the school's newest identified file, if it has errors or queries the school has not yet
     # explained, regenerated with its answers and the problems marked.
     by_code = roster.by_code()
-    return_source: dict[str, str] = {}
     notes_of: dict[str, list] = {}
     for p in problems:
         if needs_return(p):
