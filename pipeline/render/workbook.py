@@ -164,9 +164,17 @@ class _Sheet:
             ws.set_column(c, c, col.width)
         if header_height:
             ws.set_row(top, header_height)
+        wrapped = [c for c, col in enumerate(cols) if col.kind == "wrap"]
         for i, row in enumerate(rows):
             for c, (col, value) in enumerate(zip(cols, row)):
                 self.put(top + 1 + i, c, value, col.kind)
+            if wrapped:
+                # Neither Excel nor LibreOffice grows a row for wrapped text written by a library: size it
+                # from the text (a Japanese character is about two width units).
+                lines = max(-(-len(str(row[c] if not isnull(row[c]) else "")) // max(1, int(cols[c].width / 2)))
+                            for c in wrapped)
+                if lines > 1:
+                    ws.set_row(top + 1 + i, 13.5 * lines)
         if main:
             ws.freeze_panes(top + 1, 0)
             ws.repeat_rows(0, top)
