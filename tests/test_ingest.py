@@ -24,7 +24,7 @@ from pipeline.ingest import FileRead, ignore_reason, ingest, parse_name_ref, rea
 from pipeline.problems import CATALOGUE
 from pipeline.roster import Roster, School
 from pipeline.simulate import clean_answers, definition_with_version
-from hostile.corpus import encrypted_ole2  # built by hand: LibreOffice 7.4 ignores --convert-to passwords
+from hostile.corpus import encrypted_ole2, rezip, sheet_member  # OLE2 by hand: LibreOffice 7.4 ignores --convert-to passwords
 
 
 # ---------------------------------------------------------------- building files
@@ -43,30 +43,6 @@ def put(inbox: Path, rel: str, content: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path
-
-
-def rezip(content: bytes, edits: dict) -> bytes:
-    """The same xlsx with some members rewritten: edits maps a member name to a function bytes -> bytes."""
-    assert set(edits) <= set(zipfile.ZipFile(io.BytesIO(content)).namelist()), edits
-    src = zipfile.ZipFile(io.BytesIO(content))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename in edits:
-                data = edits[info.filename](data)
-            dst.writestr(info, data)
-    return out.getvalue()
-
-
-def sheet_member(content: bytes, sheet: str) -> str:
-    """The zip member holding a sheet, found through workbook.xml and its relationships."""
-    z = zipfile.ZipFile(io.BytesIO(content))
-    wb = z.read("xl/workbook.xml").decode()
-    rid = re.search(rf'<sheet name="{re.escape(sheet)}" sheetId="\d+"(?: state="\w+")? r:id="(rId\d+)"', wb).group(1)
-    rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
-    return "xl/" + (target.group(1) or target.group(2)).lstrip("/").removeprefix("xl/")
 
 
 def with_meta(content: bytes, **changes) -> bytes:

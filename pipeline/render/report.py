@@ -87,6 +87,15 @@ def _svg_text(x, y, text, *, size=11, anchor="start", weight="normal", fill="#22
             f'fill="{fill}">{escape(text)}</text>')
 
 
+def _percent_grid(x, top: float, bottom: float) -> list[str]:
+    """Vertical lines every 20% with their labels under the plot."""
+    out = []
+    for gx in range(0, 101, 20):
+        out.append(f'<line x1="{x(gx):.1f}" y1="{top - 4}" x2="{x(gx):.1f}" y2="{bottom}" stroke="#DDD" stroke-width="1"/>')
+        out.append(_svg_text(x(gx), bottom + 14, f"{gx}%", size=9, anchor="middle", fill="#666"))
+    return out
+
+
 def kpi_chart_svg(d: Definition, rows: list[dict], title: str) -> Markup:
     """Horizontal bars (result) with markers for R6, the city target and the national KPI, per scene."""
     base_l, tgt_l, nat_l = d.kpi_table.baseline_label, d.kpi_table.target_label, d.kpi_table.national_label
@@ -106,10 +115,7 @@ def kpi_chart_svg(d: Definition, rows: list[dict], title: str) -> Markup:
             parts.append(f'<rect x="{lx + 5}" y="24" width="3" height="15" fill="{_COLORS[key]}"/>')
         parts.append(_svg_text(lx + 18, 36, label, size=10))
         lx += 24 + 11 * len(label)
-    for gx in range(0, 101, 20):
-        parts.append(f'<line x1="{x(gx):.1f}" y1="{top - 4}" x2="{x(gx):.1f}" y2="{top + row_h * len(rows)}" '
-                     f'stroke="#DDD" stroke-width="1"/>')
-        parts.append(_svg_text(x(gx), top + row_h * len(rows) + 14, f"{gx}%", size=9, anchor="middle", fill="#666"))
+    parts += _percent_grid(x, top, top + row_h * len(rows))
     for i, r in enumerate(rows):
         y = top + i * row_h
         parts.append(_svg_text(label_w - 6, y + 19, r["short"], size=10, anchor="end"))
@@ -139,10 +145,7 @@ def checklist_chart_svg(rows: list[dict], title: str) -> Markup:
              f'<rect x="4" y="27" width="14" height="9" fill="{_COLORS["result"]}"/>', _svg_text(22, 36, "本市", size=10),
              f'<rect x="75" y="24" width="3" height="15" fill="{_COLORS["national"]}"/>',
              _svg_text(84, 36, "全国（令和6年度）", size=10)]
-    for gx in range(0, 101, 20):
-        parts.append(f'<line x1="{x(gx):.1f}" y1="{top - 4}" x2="{x(gx):.1f}" y2="{top + row_h * len(rows)}" '
-                     f'stroke="#DDD" stroke-width="1"/>')
-        parts.append(_svg_text(x(gx), top + row_h * len(rows) + 14, f"{gx}%", size=9, anchor="middle", fill="#666"))
+    parts += _percent_grid(x, top, top + row_h * len(rows))
     for i, r in enumerate(rows):
         y = top + i * row_h
         parts.append(_svg_text(label_w - 6, y + 18, r["label"], size=10, anchor="end"))
