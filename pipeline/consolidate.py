@@ -87,6 +87,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     reading = parallel.start_reading(inbox, definition, roster, progress=progress)
     from . import history as hist
     from .generate import Note, build_template
+    from .ingest import problems_of
     from .merge import merge
     from .normalize import normalize
     from .render import RunInfo, render_outputs
@@ -101,7 +102,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     laps("normalize")
     validation = validate(definition, roster, answers)
     laps("validate")
-    problems: list[Problem] = [p for r in reads for p in r.problems] + list(answers.problems) + list(validation.problems)
+    problems: list[Problem] = problems_of(reads) + list(answers.problems) + list(validation.problems)
 
     error_counts: dict[str, int] = {}
     for p in problems:

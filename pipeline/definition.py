@@ -178,7 +178,6 @@ class Section(_Frozen):
     title: str
     intro: str = ""
     plan_ref: str | None = None
-    default_choices: str | None = None
     items: tuple[Item, ...] = ()
     matrix: Matrix | None = None
 

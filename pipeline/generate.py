@@ -104,10 +104,6 @@ def _header_text(text: str) -> str:
     return text.replace("&", "&&")
 
 
-def _plain(value) -> str:
-    return "" if value is None else str(value)
-
-
 def era_date(d: dt.date) -> str:
     """2026-02-27 -> 令和8年2月27日（金）."""
     weekday = "月火水木金土日"[d.weekday()]
@@ -136,7 +132,6 @@ class _Builder:
         self.placements: list[Placement] = []
         self.items = definition.items_for(school.type, school.flags)
         self.item_ids = {i.id for i in self.items}
-        self.list_sources: dict[str, str] = {}
         self._formats()
 
     # formats -------------------------------------------------------------

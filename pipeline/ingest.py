@@ -46,8 +46,6 @@ from .generate import ANSWER_KEY, SHEET_LISTS, SHEET_META
 from .problems import Problem, problem
 from .roster import Roster
 
-FORMATS = ("xlsx", "xlsm", "xls", "ods")
-
 # Limits far above any real survey workbook, low enough that a zip bomb or a runaway sheet is
 # refused before it costs memory. Measured: a filled template is ~30 KB on disk and ~310 KB inflated,
 # its members compress at most 13:1 (LibreOffice's .ods content.xml too); a dense 600,000-cell sheet

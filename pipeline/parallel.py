@@ -202,7 +202,6 @@ class Reading:
         self.suspects: collections.deque = collections.deque()  # chunks whose worker died: re-read file by file
         self.n_workers = workers
         self.progress = progress
-        self.crashes = 0
         self.starts = 0
         self.workers: list[_Worker] = []
         self.bar = None
@@ -258,7 +257,6 @@ class Reading:
         self.workers.remove(w)
         if not w.outstanding:
             return
-        self.crashes += 1
         left = [(i, self.paths[i]) for i in w.outstanding]
         if w.isolating:
             (culprit, path), left = left[0], left[1:]

@@ -20,9 +20,6 @@ import pandera.pandas as pa
 from .definition import Definition, Item
 
 # The codes the schema can produce (all in problems.CATALOGUE).
-SCHEMA_CODES = ("not-a-choice", "not-an-integer", "below-minimum", "above-maximum", "not-a-date",
-                "date-out-of-range", "text-too-long")
-
 
 def fiscal_window(definition: Definition) -> tuple[dt.date, dt.date]:
     """Dates an answer may carry: the fiscal year (4月1日 to 翌年3月31日), or up to the deadline if later."""

@@ -173,15 +173,10 @@ class Scores:
 
     def kpi_frame(self) -> pd.DataFrame:
         """Exactly the kpi.csv columns and rows of CONTRACT.md; met 'true'/'false', empty without respondents."""
-        df = self.kpi[["kpi_id", "school_type", "respondents", "meeting", "rate", "baseline", "target",
-                       "national_target", "met"]].copy()
+        df = self.kpi[KPI_COLUMNS].copy()
         df["met"] = [("" if m is None or m != m else ("true" if m else "false")) for m in df["met"]]
         df["rate"] = pd.to_numeric(df["rate"], errors="coerce").astype("float64")
         return df.reset_index(drop=True)
-
-    @property
-    def previous_years(self) -> list[int]:
-        return sorted(int(y) for y in self.trend["fiscal_year"].unique() if int(y) < self.fiscal_year)
 
 
 # ---------------------------------------------------------------- scoring

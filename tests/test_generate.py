@@ -4,7 +4,6 @@ import io
 import re
 
 import openpyxl
-import pytest
 
 from pipeline.cli import main as cli_main
 from pipeline.definition import INLINE_LIST_LIMIT

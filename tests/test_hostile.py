@@ -15,7 +15,6 @@ import csv
 import io
 import os
 import re
-import resource
 import subprocess
 import sys
 import zipfile

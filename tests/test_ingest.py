@@ -24,7 +24,7 @@ from pipeline.ingest import FileRead, ignore_reason, ingest, parse_name_ref, rea
 from pipeline.problems import CATALOGUE
 from pipeline.roster import Roster, School
 from pipeline.simulate import clean_answers, definition_with_version
-from hostile.corpus import encrypted_ole2, rezip, sheet_member  # OLE2 by hand: LibreOffice 7.4 ignores --convert-to passwords
+from hostile.corpus import encrypted_ole2, rezip, sheet_member, with_meta  # OLE2 by hand: LibreOffice 7.4 ignores --convert-to passwords
 
 
 # ---------------------------------------------------------------- building files
@@ -43,24 +43,6 @@ def put(inbox: Path, rel: str, content: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path
-
-
-def with_meta(content: bytes, **changes) -> bytes:
-    """Rewrite the _meta sheet (as someone tampering with, or copying, a template would)."""
-    import python_calamine
-
-    rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_name(SHEET_META).to_python()
-    meta = {str(k): str(v) for k, v in rows}
-    meta.update(changes)
-    cells = "".join(
-        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>{k}</t></is></c><c r="B{n}" t="inlineStr"><is><t>{v}</t></is></c></row>'
-        for n, (k, v) in enumerate(meta.items(), start=1))
-    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-           '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           f"<sheetData>{cells}</sheetData></worksheet>").encode()
-    return rezip(content, {sheet_member(content, SHEET_META): lambda _: xml})
-
-
 
 
 @pytest.fixture
