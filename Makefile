@@ -53,7 +53,7 @@ test: $(STAMP) ## すべてのテストを実行する
 	$(VPY) -m pytest -q
 
 bench: $(STAMP) ## 処理速度を測る（190校・2,000・30,000ファイル）
-	$(VPY) -m pipeline.bench
+	$(VPY) -m devtools.bench
 
 fuzz: $(STAMP) ## 壊れた・悪意のある入力を大量に試す（1,000例以上）
 	HYPOTHESIS_PROFILE=fuzz $(VPY) -m pytest -q tests/test_fuzz.py

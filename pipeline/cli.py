@@ -1,109 +1,270 @@
-"""Command line: `python -m pipeline VERB`. Only parses options, calls one stage, prints.
+"""Command line: `python -m pipeline VERB`. Each verb parses its options, makes one library call and
+prints what it returns; library errors (errors.PipelineError) become a Japanese message on stderr
+and exit status 2.
 
-Heavy modules are imported inside each verb so that `--help` stays instant.
+Heavy modules are imported inside each verb so that `--help` stays instant. Every verb and option
+has Japanese help with an example (a test checks it); argparse's own words are translated from the
+catalogue. Output survives a Japanese Windows console (cp932): a character it cannot show is
+replaced there, never in files.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import time
 from pathlib import Path
 
 from . import config
-from .definition import DefinitionError
+from .catalogue import TEXTS, text
+from .errors import PipelineError
 
 
-class UsageError(Exception):
-    """A usage or configuration problem: Japanese message on stderr, exit status 2."""
+# ------------------------------------------------------------------ argparse in Japanese
+
+
+@contextlib.contextmanager
+def _japanese_argparse():
+    """argparse looks its own words up through the module's `_` at the moment it uses them."""
+    saved = argparse._, argparse.ngettext
+
+    def translate(message: str) -> str:
+        return TEXTS.get(f"argparse.{message}", message)
+
+    argparse._ = translate
+    argparse.ngettext = lambda singular, plural, n: translate(singular if n == 1 else plural)
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of descriptions (their examples stand on lines of their own)."""
+
+
+def _parser(sub, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=description, formatter_class=_Formatter)
+
+
+def _add_definition(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # Accepted before or after the verb; after it only when given, so the earlier one is not overwritten.
+    p.add_argument("--definition", type=Path, default=config.DEFINITION if top else argparse.SUPPRESS,
+                   metavar="ファイル",
+                   help="調査定義（YAML）。省略時は config/survey_r7.yaml。例: --definition config/survey_r8.yaml")
+
+
+def _add_roster(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--roster", type=Path, default=config.ROSTER, metavar="ファイル",
+                   help="学校一覧（CSV または .xlsx）。省略時は config/schools.csv。例: --roster 学校一覧.xlsx")
 
 
 def _add_send_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--send", action="store_true", help="下書き（.eml）ではなく SMTP サーバーで実際に送信する")
-    p.add_argument("--smtp-host", default=None, help="SMTP サーバー名（--send のとき）")
-    p.add_argument("--smtp-port", type=int, default=None, help="SMTP ポート番号（--send のとき）")
-    p.add_argument("--dry-run", action="store_true", help="送る予定の一覧を表示するだけで、何も書かず送らない")
+    p.add_argument("--send", action="store_true",
+                   help="下書き（.eml）ではなく SMTP サーバーで実際に送信する。例: --send --smtp-host smtp.example.jp")
+    p.add_argument("--smtp-host", default=None, metavar="サーバー名",
+                   help="送信に使う SMTP サーバー（--send のとき。省略時は config/mail.yaml の host）。例: --smtp-host smtp.example.jp")
+    p.add_argument("--smtp-port", type=int, default=None, metavar="番号",
+                   help="SMTP のポート番号（--send のとき。省略時は config/mail.yaml の port、なければ 587）。例: --smtp-port 587")
+    p.add_argument("--dry-run", action="store_true",
+                   help="送る予定の一覧を表示するだけで、何も書かず送らない。例: --dry-run")
+
+
+def _add_run_options(m: argparse.ArgumentParser) -> None:
+    """Options of the mail verbs that work from a consolidation's results."""
+    _add_definition(m)
+    _add_roster(m)
+    m.add_argument("--run", type=Path, default=None, metavar="フォルダ",
+                   help="使う集約結果のフォルダ。省略時は outbox の最新。例: --run outbox/20260227-170000")
+    m.add_argument("--outbox", type=Path, default=config.OUTBOX, metavar="フォルダ",
+                   help="集約結果を探す場所、下書きフォルダと送信記録を置く場所。省略時は outbox。例: --outbox outbox")
+    _add_send_options(m)
+    m.set_defaults(command=_mail)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline",
-        description="仙台市 学校教育情報化推進計画 取組状況調査の様式作成・集約ツール",
-    )
-    parser.add_argument("--definition", type=Path, default=config.DEFINITION, help="調査定義ファイル（YAML）")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+        prog="python -m pipeline", formatter_class=_Formatter,
+        description="仙台市 学校教育情報化推進計画 取組状況調査の様式作成・集約ツール。\n"
+                    "例: python -m pipeline consolidate（inbox の提出ファイルを集約する）")
+    _add_definition(parser, top=True)
+    sub = parser.add_subparsers(dest="verb", metavar="コマンド", title="コマンド",
+                                help="次のどれか。各コマンドの説明は python -m pipeline コマンド --help")
 
-    p = sub.add_parser("templates", help="学校一覧から学校ごとの調査票（Excel）を作る",
-                       description="学校一覧の全校について調査票を作ります。例: python -m pipeline templates --roster config/schools.csv")
-    p.add_argument("--roster", type=Path, default=config.ROSTER, help="学校一覧（CSV または .xlsx）")
-    p.add_argument("--out", type=Path, default=config.TEMPLATES_DIR, help="調査票の出力先フォルダ")
+    p = _parser(sub, "templates", "学校一覧から学校ごとの調査票（Excel）を作る",
+                "学校一覧の全校について、学校名などを入力済みの調査票を作ります。\n"
+                "例: python -m pipeline templates --roster config/schools.csv --out templates/xlsx")
+    _add_definition(p)
+    _add_roster(p)
+    p.add_argument("--out", type=Path, default=config.TEMPLATES_DIR, metavar="フォルダ",
+                   help="調査票の出力先。省略時は templates/xlsx。例: --out templates/xlsx")
+    p.set_defaults(command=_templates)
 
-    p = sub.add_parser("consolidate", help="inbox の提出ファイルを検査・集約し、outbox に結果を出す",
-                       description="提出ファイルを読み、検査・集約して outbox に新しい結果フォルダを作ります。"
-                                   "例: python -m pipeline consolidate --inbox inbox --outbox outbox")
-    p.add_argument("--roster", type=Path, default=config.ROSTER, help="学校一覧（CSV または .xlsx）")
-    p.add_argument("--inbox", type=Path, default=config.INBOX, help="提出ファイルを置いたフォルダ（読むだけ）")
-    p.add_argument("--outbox", type=Path, default=config.OUTBOX, help="結果を書き出すフォルダ")
+    p = _parser(sub, "consolidate", "inbox の提出ファイルを検査・集約し、outbox に結果を出す",
+                "提出ファイルを読み、検査・集約して outbox に新しい結果フォルダを作ります（inbox は読むだけです）。\n"
+                "例: python -m pipeline consolidate --inbox inbox --outbox outbox")
+    _add_definition(p)
+    _add_roster(p)
+    p.add_argument("--inbox", type=Path, default=config.INBOX, metavar="フォルダ",
+                   help="学校から届いたファイルを置いたフォルダ（読むだけ）。省略時は inbox。例: --inbox inbox")
+    p.add_argument("--outbox", type=Path, default=config.OUTBOX, metavar="フォルダ",
+                   help="結果フォルダを作る場所。省略時は outbox。例: --outbox outbox")
+    p.set_defaults(command=_consolidate)
 
-    sub.add_parser("demo", help="見本データで一通り動かす（様式作成→模擬提出→集約）",
-                   description="見本の学校一覧で調査票を作り、模擬の提出ファイルで集約まで行います。例: python -m pipeline demo")
+    p = _parser(sub, "demo", "見本データで一通り動かす（様式作成→模擬提出→集約）",
+                "見本の学校一覧で調査票を作り、模擬の提出ファイルで集約まで行います（outbox/demo と outbox に出力）。\n"
+                "例: python -m pipeline demo")
+    _add_definition(p)
+    p.set_defaults(command=_demo)
 
-    p = sub.add_parser("mail", help="調査票の配布・督促・差戻しのメールを作る／送る",
-                       description="例: python -m pipeline mail distribute（下書き .eml を作る）")
-    mail = p.add_subparsers(dest="mail_verb", metavar="distribute|remind|return")
-    m = mail.add_parser("distribute", help="各校に調査票を添付したメールを作る／送る")
-    m.add_argument("--roster", type=Path, default=config.ROSTER)
-    m.add_argument("--templates", type=Path, default=config.TEMPLATES_DIR)
-    m.add_argument("--outbox", type=Path, default=config.OUTBOX)
+    p = _parser(sub, "mail", "調査票の配布・督促・差戻しのメールを作る／送る",
+                "メールの下書き（.eml）を outbox に作ります。--send で実際に送信します。\n"
+                "例: python -m pipeline mail distribute（配布メールの下書きを作る）")
+    mail = p.add_subparsers(dest="mail_verb", metavar="種類", title="種類", required=True,
+                            help="distribute（配布）・remind（督促）・return（差戻し）のどれか")
+    m = _parser(mail, "distribute", "各校に調査票を添付したメールを作る／送る",
+                "学校一覧のメールアドレスに、その学校の調査票を添付したメールを作ります。\n"
+                "例: python -m pipeline mail distribute --templates templates/xlsx")
+    _add_definition(m)
+    _add_roster(m)
+    m.add_argument("--templates", type=Path, default=config.TEMPLATES_DIR, metavar="フォルダ",
+                   help="添付する調査票のフォルダ。省略時は templates/xlsx。例: --templates templates/xlsx")
+    m.add_argument("--outbox", type=Path, default=config.OUTBOX, metavar="フォルダ",
+                   help="下書きフォルダと送信記録を置く場所。省略時は outbox。例: --outbox outbox")
     _add_send_options(m)
-    for name, text in (("remind", "未提出校に督促メールを作る／送る"), ("return", "エラー・確認事項のある学校に差戻しメールを作る／送る")):
-        m = mail.add_parser(name, help=text)
-        m.add_argument("--roster", type=Path, default=config.ROSTER)
-        m.add_argument("--run", type=Path, default=None, help="集約結果のフォルダ（省略時は最新）")
-        m.add_argument("--outbox", type=Path, default=config.OUTBOX)
-        _add_send_options(m)
+    m.set_defaults(command=_mail)
+    m = _parser(mail, "remind", "未提出校に督促メールを作る／送る",
+                "最新の集約結果で「未提出」の学校に督促メールを作ります。\n例: python -m pipeline mail remind")
+    _add_run_options(m)
+    m = _parser(mail, "return", "エラー・確認事項のある学校に差戻しメールを作る／送る",
+                "最新の集約結果でエラー・確認事項のある学校に、差戻しファイルを添付したメールを作ります。\n"
+                "例: python -m pipeline mail return --run outbox/20260227-170000")
+    _add_run_options(m)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.verb is None:
-        parser.print_help()
-        return 2
-    try:
-        if args.verb == "templates":
-            from .generate import main as run
-        elif args.verb == "consolidate":
-            from .consolidate import main as run
-        elif args.verb == "demo":
-            from .demo import main as run
-        elif args.verb == "mail":
-            if args.mail_verb is None:
-                parser.parse_args(["mail", "--help"])
-            from .mail import main as run
-        return run(args)
-    except DefinitionError as exc:
-        print("調査定義に誤りがあります:", file=sys.stderr)
-        for m in exc.messages:
-            print(f"  - {m}", file=sys.stderr)
-        return 2
-    except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("中断しました。途中までの結果は残していません。", file=sys.stderr)
-        return 130
+# ------------------------------------------------------------------ verbs
 
 
 def load_inputs(args):
-    """Definition and roster, or a UsageError/DefinitionError with Japanese messages."""
+    """The survey definition and the roster named by the options; roster warnings go to stderr."""
     from .definition import load_definition
-    from .roster import RosterError, load_roster
+    from .roster import load_roster
 
     definition = load_definition(args.definition)
-    try:
-        roster = load_roster(args.roster, definition)
-    except RosterError as exc:
-        raise UsageError("学校一覧に誤りがあります:\n" + "\n".join(f"  - {m}" for m in exc.messages)) from None
+    roster = load_roster(args.roster, definition)
     for w in roster.warnings:
-        print(f"注意: {w}", file=sys.stderr)
+        print(text("warning.line", message=w), file=sys.stderr)
     return definition, roster
+
+
+def _templates(args) -> int:
+    from .generate import write_templates
+
+    definition, roster = load_inputs(args)
+    started = time.perf_counter()
+    paths = write_templates(definition, roster.schools, args.out)
+    print(text("templates.done", count=len(paths), seconds=time.perf_counter() - started))
+    print(text("templates.where", folder=args.out))
+    return 0
+
+
+def _consolidate(args) -> int:
+    from .consolidate import run_locked
+
+    definition, roster = load_inputs(args)
+    result = run_locked(definition, roster, args.inbox, args.outbox, progress=True)
+    _print_summary(result)
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    args.roster = config.ROSTER
+    definition, roster = load_inputs(args)
+    started = time.perf_counter()
+    result = run_demo(definition, roster, config.OUTBOX, say=print)
+    print(text("demo.done", seconds=time.perf_counter() - started))
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result) -> None:
+    """What a run found, the files to open, and the run folder last (scripts read the last line)."""
+    from .consolidate import RUN_DIR_RETURNS
+    from .render import REPORT_HTML_NAME, WORKBOOK_NAME
+
+    s = result.schools["status"].value_counts()
+    led = result.ledger["status"].value_counts()
+    severity = result.problems["severity"] if not result.problems.empty else None
+    n = {k: int(s.get(k, 0)) for k in ("submitted", "invalid", "missing")}
+    lines = [
+        "",
+        text("summary.done", seconds=result.seconds),
+        text("summary.schools", n=len(result.schools)),
+        text("summary.submitted", n=n["submitted"]),
+        text("summary.invalid", n=n["invalid"]),
+        text("summary.missing", n=n["missing"]),
+        text("summary.files", n=len(result.ledger), **{k: int(led.get(k, 0)) for k in
+                                                        ("accepted", "superseded", "rejected", "ignored")}),
+        text("summary.problems", errors=int((severity == "error").sum()) if severity is not None else 0,
+             queries=int((severity == "query").sum()) if severity is not None else 0),
+        text("summary.returns", n=len(result.returns), folder=RUN_DIR_RETURNS),
+        "",
+        text("summary.open"),
+        f"  {result.run_dir / WORKBOOK_NAME}",
+        f"  {result.run_dir / REPORT_HTML_NAME}",
+        text("summary.run-folder"),
+    ]
+    for line in lines:
+        print(line)
+    if os.environ.get("PIPELINE_TIMINGS"):
+        for stage, seconds in result.timings.items():
+            print(f"  {seconds:7.3f} s  {stage}", file=sys.stderr)
+    print(result.run_dir)
+
+
+def _mail(args) -> int:
+    from . import mail
+
+    definition, roster = load_inputs(args)
+    options = mail.Options(verb=args.mail_verb, outbox=args.outbox, templates=getattr(args, "templates", None),
+                           run=getattr(args, "run", None), send=args.send, smtp_host=args.smtp_host,
+                           smtp_port=args.smtp_port, dry_run=args.dry_run)
+    return mail.run(definition, roster, mail.load_mail_config(config.MAIL_CONFIG), options)
+
+
+# ------------------------------------------------------------------ entry
+
+
+def _console_safe() -> None:
+    """A character the console cannot show (a school name outside cp932 on Japanese Windows) is
+    replaced on screen instead of stopping the run; files are written in UTF-8 whatever the console."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _console_safe()
+    with _japanese_argparse():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            parser.print_help()
+            return 2
+    try:
+        return args.command(args)
+    except PipelineError as exc:
+        if exc.heading:
+            print(text(exc.heading), file=sys.stderr)
+            for m in exc.messages:
+                print(text("error.list-item", message=m), file=sys.stderr)
+        else:
+            print("\n".join(exc.messages), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(text("error.interrupted"), file=sys.stderr)
+        return 130

@@ -10,14 +10,16 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .catalogue import text
 from .definition import Definition
-from .problems import PROBLEM_COLUMNS, SEVERITY_ORDER, Problem
+from .errors import UsageError
+from .ja import SEVERITY_ORDER
+from .problems import PROBLEM_COLUMNS, Problem
 from .roster import Roster
 
 if TYPE_CHECKING:  # pandas is imported by run() itself, while the files are being read
@@ -25,7 +27,7 @@ if TYPE_CHECKING:  # pandas is imported by run() itself, while the files are bei
 
 HISTORY_NAME = "history.sqlite3"
 RENDER_CHILD_MAX_FILES = 10_000
-RUN_DIR_RETURNS = "差戻し"
+RUN_DIR_RETURNS = text("name.returns-folder")
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,6 @@ def new_run_id(outbox: Path, now: dt.datetime) -> str:
         n += 1
         run_id = f"{base}-{n}"
     return run_id
-
-
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """CONTRACT.md CSVs: UTF-8 with BOM, comma-separated, one header row."""
-    return df.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
@@ -90,7 +87,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     from .ingest import problems_of
     from .merge import merge
     from .normalize import normalize
-    from .render import RunInfo, render_outputs
+    from .render import RunInfo, csv_bytes, render_outputs
     from .score import score
     from .validate import validate
     laps("imports (overlapping the reading)")
@@ -207,66 +204,27 @@ def write_run(outbox: Path, run_id: str, files: dict[str, bytes], folders: dict[
     return final
 
 
-def summary_lines(result: RunResult) -> list[str]:
-    s = result.schools["status"].value_counts()
-    errors = int((result.problems["severity"] == "error").sum()) if not result.problems.empty else 0
-    queries = int((result.problems["severity"] == "query").sum()) if not result.problems.empty else 0
-    led = result.ledger["status"].value_counts()
-    lines = [
-        "",
-        f"集約が終わりました（{result.seconds:.1f}秒）。",
-        f"  対象校   {len(result.schools):>4} 校",
-        f"  提出     {int(s.get('submitted', 0)):>4} 校（回答を集計に使用）",
-        f"  エラー   {int(s.get('invalid', 0)):>4} 校（届いたが使えるファイルがない。差戻しが必要）",
-        f"  未提出   {int(s.get('missing', 0)):>4} 校",
-        f"  ファイル {len(result.ledger):>4} 件（使用 {int(led.get('accepted', 0))}・古い提出 {int(led.get('superseded', 0))}"
-        f"・受付不可 {int(led.get('rejected', 0))}・対象外 {int(led.get('ignored', 0))}）",
-        f"  指摘     エラー {errors} 件・確認 {queries} 件（problems.csv）",
-        f"  差戻し用ファイル {len(result.returns)} 校分（{RUN_DIR_RETURNS}/）",
-        "",
-        "開いてください:",
-        f"  {result.run_dir / '集約結果.xlsx'}",
-        f"  {result.run_dir / '報告書.html'}",
-        "結果フォルダ:",
-    ]
-    return lines
-
-
-def main(args) -> int:
-    from .cli import UsageError, load_inputs
-
-    definition, roster = load_inputs(args)
-    if not args.inbox.is_dir():
-        raise UsageError(f"提出ファイルのフォルダ「{args.inbox}」がありません。")
-    check_writable(args.outbox)
-    from .lock import LockedError, run_lock
-
-    try:
-        with run_lock(args.outbox):
-            result = run(definition, roster, args.inbox, args.outbox, progress=True)
-    except LockedError as exc:
-        raise UsageError(str(exc)) from None
-    except (OSError, sqlite3.Error) as exc:
-        # A full disk or a folder taken away mid-run: nothing half-written stays (write_run cleans up).
-        raise UsageError(f"結果を書き込めませんでした（{getattr(exc, 'strerror', None) or exc}）。"
-                         "出力先の空き容量と書き込み権限を確かめてください。") from None
-    for line in summary_lines(result):
-        print(line)
-    if os.environ.get("PIPELINE_TIMINGS"):
-        for stage, seconds in result.timings.items():
-            print(f"  {seconds:7.3f} s  {stage}", file=sys.stderr)
-    print(result.run_dir)
-    return 0
-
-
 def check_writable(outbox: Path) -> None:
-    from .cli import UsageError
-
+    """UsageError unless a run folder can be written into `outbox` (created if missing)."""
     try:
         outbox.mkdir(parents=True, exist_ok=True)
         probe = outbox / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"結果の出力先「{outbox}」に書き込めません（{exc.strerror or exc}）。"
-                         "フォルダの場所と書き込み権限を確かめてください。") from None
+        raise UsageError(text("consolidate.not-writable", folder=outbox, reason=exc.strerror or exc)) from None
+
+
+def run_locked(definition: Definition, roster: Roster, inbox: Path, outbox: Path, **options) -> RunResult:
+    """One consolidation holding the outbox's lock; a failed write is a UsageError (nothing half-written)."""
+    from .lock import run_lock
+
+    if not Path(inbox).is_dir():
+        raise UsageError(text("consolidate.no-inbox", folder=inbox))
+    check_writable(outbox)
+    try:
+        with run_lock(outbox):
+            return run(definition, roster, inbox, outbox, **options)
+    except (OSError, sqlite3.Error) as exc:
+        # A full disk or a folder taken away mid-run: write_run leaves nothing half-written.
+        raise UsageError(text("consolidate.write-failed", reason=getattr(exc, "strerror", None) or exc)) from None

@@ -10,12 +10,16 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import DefinitionError
+from .itemtypes import ItemTypeName
 
 SCHOOL_TYPES_ALL = ("小学校", "中学校", "高等学校", "中等教育学校", "特別支援学校")
 # Excel's limit for a list written inline in a data validation (commas included).
@@ -24,14 +28,6 @@ INLINE_LIST_LIMIT = 255
 # reference: lower-case ASCII letters, digits and underscores, starting with a letter.
 ITEM_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,200}$")
 RANGE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,200}$")
-
-
-class DefinitionError(Exception):
-    """The survey definition cannot be used; `messages` are Japanese, one per mistake."""
-
-    def __init__(self, messages: list[str]):
-        super().__init__("\n".join(messages))
-        self.messages = messages
 
 
 class _Frozen(BaseModel):
@@ -95,14 +91,13 @@ class Target(_Frozen):
         return "・".join(self.met_if or ())
 
 
-ItemType = Literal["choice", "integer", "text", "date"]
 Prefill = Literal["school_code", "school_name", "school_type", "ward"]
 
 
 class Item(_Frozen):
     id: str
     label: str
-    type: ItemType
+    type: ItemTypeName
     choices: str | None = None
     required: bool = True
     applies_to: tuple[str, ...] | None = None
@@ -200,6 +195,12 @@ class Kpi(_Frozen):
     short: str
     label: str
     values: dict[str, KpiValues]
+
+    @property
+    def mark(self) -> str:
+        """The circled scene number (①…) its short label starts with, else the short label."""
+        first = self.short[:1]
+        return first if first and "CIRCLED" in unicodedata.name(first, "") else self.short
 
 
 class KpiTable(_Frozen):

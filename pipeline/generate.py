@@ -1,12 +1,7 @@
 """generate: survey definition + school -> the Excel workbook that school fills in.
 
-Layout, dropdowns, input rules and instructions all come from the definition. Every answer cell
-is found again in two independent ways, so that any spreadsheet application's copy can be read:
-- a workbook-scoped defined name `q_<item_id>` on the cell (Excel, openpyxl);
-- position-independent keys: the hidden column A carries the row key (the item id, or the
-  checklist row id) and the hidden row 1 carries the column key (`answer`, or a checklist level).
-  Item id = row key when the column key is `answer`, else `<row key>_<column key>`. These survive
-  LibreOffice's .ods/.xls round trips, where python-calamine sees no defined names.
+Layout, dropdowns, input rules and instructions all come from the definition; where each answer
+cell is and how it is found again (defined names, hidden keys, `_meta`) is layout.py's.
 
 The same builder regenerates a school's 差戻し workbook: answers filled in, problem cells marked,
 and a 確認事項 sheet in front listing the problems with links to the cells.
@@ -22,7 +17,6 @@ import io
 import os
 import re
 import sys
-import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,17 +26,14 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .definition import Definition, Item, Section
+from .catalogue import text
+from .itemtypes import TYPES
+from .ja import era_date, safe_filename
+from .layout import (ANSWER_COL, ANSWER_KEY, KEY_COL, KEY_ROW, KIND_RETURN, KIND_TEMPLATE, META_KEYS, SHEET_LISTS,
+                     SHEET_META, answer_name, checklist_row_label, header_text)
 from .roster import School
 
-SHEET_META = "_meta"
-SHEET_LISTS = "_lists"
 SHEET_NOTES = "確認事項"
-KEY_COL = 0  # column A, hidden: row keys
-KEY_ROW = 0  # row 1, hidden: column keys
-ANSWER_KEY = "answer"
-ANSWER_COL = 3  # column D
-META_KEYS = ("survey_id", "fiscal_year", "template_version", "school_code", "school_name", "school_type",
-             "flags", "kind", "generated_at", "definition_digest", "fingerprint")
 
 INPUT_FILL = "#FFF2CC"
 PREFILL_FILL = "#E7E6E6"
@@ -82,32 +73,9 @@ class Note:
 
 # ------------------------------------------------------------------ helpers
 
-_WIN_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_WIN_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-
-
-def safe_filename(stem: str, suffix: str = ".xlsx", limit: int = 120) -> str:
-    """A file name Windows accepts: no reserved characters or names, no trailing dot/space, bounded length."""
-    stem = unicodedata.normalize("NFC", stem)
-    stem = _WIN_BAD.sub("_", stem).strip(" .")
-    if stem.split(".")[0].upper() in _WIN_RESERVED:
-        stem = "_" + stem
-    return (stem[:limit] or "_") + suffix
-
 
 def template_filename(school: School) -> str:
-    return safe_filename(f"{school.code}_{school.name}")
-
-
-def _header_text(text: str) -> str:
-    # '&' starts a control code in Excel headers.
-    return text.replace("&", "&&")
-
-
-def era_date(d: dt.date) -> str:
-    """2026-02-27 -> 令和8年2月27日（金）."""
-    weekday = "月火水木金土日"[d.weekday()]
-    return f"令和{d.year - 2018}年{d.month}月{d.day}日（{weekday}）"
+    return safe_filename(f"{school.code}_{school.name}", ".xlsx")
 
 
 # ------------------------------------------------------------------ builder
@@ -121,7 +89,7 @@ class _Builder:
         self.generated_at = generated_at
         self.answers = dict(answers or {})
         self.notes = list(notes or [])
-        self.kind = "差戻し" if notes is not None else "template"
+        self.kind = KIND_RETURN if notes is not None else KIND_TEMPLATE
         self.marks: dict[str, list[Note]] = {}
         for n in self.notes:
             if n.item_id:
@@ -152,18 +120,8 @@ class _Builder:
         self.f_key = wb.add_format({"font_color": "#808080", "font_size": 8})
         inp = {**base, "border": 1, "locked": False, "bg_color": INPUT_FILL}
         prob = {**inp, "bg_color": PROBLEM_FILL, "border_color": "#C00000", "border": 2}
-        self.f_input = {
-            "text": wb.add_format({**inp, "num_format": "@", "text_wrap": True}),
-            "choice": wb.add_format(inp),
-            "integer": wb.add_format({**inp, "num_format": "0", "align": "center"}),
-            "date": wb.add_format({**inp, "num_format": "yyyy/m/d", "align": "center"}),
-        }
-        self.f_problem = {
-            "text": wb.add_format({**prob, "num_format": "@", "text_wrap": True}),
-            "choice": wb.add_format(prob),
-            "integer": wb.add_format({**prob, "num_format": "0", "align": "center"}),
-            "date": wb.add_format({**prob, "num_format": "yyyy/m/d", "align": "center"}),
-        }
+        self.f_input = {name: wb.add_format({**inp, **t.cell_format}) for name, t in TYPES.items()}
+        self.f_problem = {name: wb.add_format({**prob, **t.cell_format}) for name, t in TYPES.items()}
 
     # sheets --------------------------------------------------------------
     def _sheet(self, name: str, widths: Iterable[tuple[int, float]], portrait: bool = True):
@@ -176,48 +134,24 @@ class _Builder:
         ws.set_portrait() if portrait else ws.set_landscape()
         ws.fit_to_pages(1, 0)
         ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.6)
-        ws.set_header(f"&L&9{_header_text(self.d.survey.fiscal_year_label)} {_header_text(self.d.survey.title)}"
-                      f"&R&9{_header_text(self.school.name)}")
+        ws.set_header(f"&L&9{header_text(self.d.survey.fiscal_year_label)} {header_text(self.d.survey.title)}"
+                      f"&R&9{header_text(self.school.name)}")
         ws.set_footer("&C&9&P / &N")
         ws.hide_gridlines(2)
         ws.protect("", {"format_columns": True, "format_rows": True})
         return ws
 
-    def _list_source(self, item: Item) -> str | list[str]:
-        cl = self.d.choice_lists[item.choices]
-        if cl.range_name:
-            return f"={cl.range_name}"
-        return list(cl.options)
-
     def _validation(self, ws, row: int, col: int, item: Item):
-        title = item.label if len(item.label) <= 30 else item.label[:29] + "…"
+        """The item type's input rule, with the item's hint shown above its prompt."""
+        rule = TYPES[item.type].input_rule(self.d, item)
         hint = item.hint or ""
-        opts: dict = {"input_title": title, "error_title": "入力できない値です", "error_type": "stop"}
-        if item.type == "choice":
-            opts.update(validate="list", source=self._list_source(item),
-                        input_message=(hint + "\n" if hint else "") + "▼から選んでください。",
-                        error_message="▼の一覧から選んでください。")
-        elif item.type == "integer":
-            lo = item.min if item.min is not None else 0
-            hi = item.max if item.max is not None else 1_000_000
-            unit = item.unit or ""
-            opts.update(validate="integer", criteria="between", minimum=lo, maximum=hi,
-                        input_message=(hint + "\n" if hint else "") + f"半角の整数（{lo}～{hi}{unit}）で入力してください。",
-                        error_message=f"{lo}～{hi} の整数（半角数字のみ）を入力してください。「3回」のような文字は入れません。")
-        elif item.type == "date":
-            fy = self.d.survey.fiscal_year
-            opts.update(validate="date", criteria="between", minimum=dt.date(fy, 4, 1), maximum=dt.date(fy + 1, 12, 31),
-                        input_message=(hint + "\n" if hint else "") + "2026/2/10 のように入力してください。",
-                        error_message="日付を 2026/2/10 のように入力してください。")
-        elif item.max_length:
-            opts.update(validate="length", criteria="<=", value=item.max_length,
-                        input_message=(hint + "\n" if hint else "") + f"{item.max_length}文字以内で入力してください。",
-                        error_message=f"{item.max_length}文字以内で入力してください。")
-        else:
+        if rule is None:
             if not hint:
                 return
-            opts.update(validate="any", input_message=hint)
-        opts["input_message"] = opts["input_message"][:255]
+            rule = {"validate": "any", "input_message": ""}
+        title = item.label if len(item.label) <= 30 else item.label[:29] + "…"
+        opts = {"input_title": title, "error_title": text("template.error.title"), "error_type": "stop", **rule}
+        opts["input_message"] = "\n".join(m for m in (hint, rule["input_message"]) if m)[:255]
         ws.data_validation(row, col, row, col, opts)
 
     def _answer_cell(self, ws, sheet: str, row: int, col: int, item: Item):
@@ -360,7 +294,7 @@ class _Builder:
         ws = self.wb.get_worksheet_by_name(section.sheet)
         ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
         ws.write_string(1, 1, f"{s.fiscal_year_label} {s.title}", self.f_title)
-        ws.write_string(2, 1, f"{self.school.name}（{self.school.type}）" + ("　差戻し版" if self.kind == "差戻し" else ""), self.f_sub)
+        ws.write_string(2, 1, f"{self.school.name}（{self.school.type}）" + ("　差戻し版" if self.kind == KIND_RETURN else ""), self.f_sub)
         ws.write_string(3, 1, "提出期限", self.f_label)
         ws.merge_range(3, 2, 3, 4, era_date(s.deadline), self.f_alert)
         contact = "　".join(x for x in (s.contact.office, s.contact.person, f"電話 {s.contact.phone}" if s.contact.phone else "",
@@ -449,7 +383,7 @@ class _Builder:
         ws.set_paper(9)
         ws.set_landscape()
         ws.fit_to_pages(1, 0)
-        ws.set_header(f"&R&9{_header_text(self.school.name)}")
+        ws.set_header(f"&R&9{header_text(self.school.name)}")
         ws.set_footer("&C&9&P / &N")
         ws.write_string(0, 0, f"{self.school.name} への確認事項（{len(self.notes)}件）", self.f_title)
         ws.merge_range(1, 0, 1, 4, "赤い枠のセルを直して保存し、このファイルをそのまま返信してください。"
@@ -495,7 +429,7 @@ class _Builder:
 
     # whole workbook ----------------------------------------------------------
     def build(self) -> bytes:
-        if self.kind == "差戻し":
+        if self.kind == KIND_RETURN:
             self._notes_sheet()
         cover_section = self.d.sections[0]
         cover_ws = self._sheet(cover_section.sheet, [(1, 14), (2, 40), (3, 26), (4, 36)])
@@ -507,7 +441,7 @@ class _Builder:
         rows_needed = len(self.d.survey.instructions) + len(status_rows) + 15
         cover_status = self._cover_items(cover_ws, rows_needed, cover_section)
         self._cover([cover_status] + status_rows)
-        if self.kind != "差戻し":
+        if self.kind != KIND_RETURN:
             cover_ws.activate()
         self._lists_sheet()
         self._meta_sheet()
@@ -530,7 +464,7 @@ def build_template(definition: Definition, school: School, *, generated_at: dt.d
     generated_at = generated_at or dt.datetime.now().astimezone()
     builder = _Builder(definition, school, generated_at, answers, notes)
     content = builder.build()
-    name = template_filename(school) if notes is None else safe_filename(f"{school.code}_{school.name}_差戻し")
+    name = template_filename(school) if notes is None else safe_filename(f"{school.code}_{school.name}_差戻し", ".xlsx")
     return Template(school, name, content, tuple(builder.placements))
 
 
@@ -570,7 +504,7 @@ def write_templates(definition: Definition, schools: Sequence[School], out_dir: 
     generated_at = dt.datetime.now().astimezone()
     jobs = [(school, out_dir, generated_at) for school in schools]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    bar = tqdm(total=len(jobs), desc="調査票を作成", unit="校", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(jobs), desc=text("templates.progress"), unit=text("unit.school"), disable=not progress, file=sys.stderr)
     paths: list[Path] = []
     if workers > 1 and len(jobs) >= 40:
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(definition,)) as pool:
@@ -584,15 +518,3 @@ def write_templates(definition: Definition, schools: Sequence[School], out_dir: 
             bar.update()
     bar.close()
     return paths
-
-
-def main(args) -> int:
-    from .cli import load_inputs
-
-    definition, roster = load_inputs(args)
-    started = time.perf_counter()
-    paths = write_templates(definition, roster.schools, args.out)
-    elapsed = time.perf_counter() - started
-    print(f"{len(paths)}校分の調査票を作成しました（{elapsed:.1f}秒）。")
-    print(f"出力先: {args.out}")
-    return 0

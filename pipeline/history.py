@@ -1,8 +1,7 @@
 """History across fiscal years in an embedded SQLite database (stdlib sqlite3).
 
-Where: `outbox/history.sqlite3` by default (DEFAULT_PATH; config.OUTBOX can be moved with the
-PIPELINE_OUTBOX environment variable). It is the only file a consolidate run writes outside its run
-folder (CONTRACT.md, 'Outputs of consolidate'). It is safe to copy; deleting it only loses the trend.
+Where: `history.sqlite3` in the outbox (the consolidate driver passes the path). It is the only file
+a consolidate run writes outside its run folder (CONTRACT.md, 'Outputs of consolidate'). It is safe to copy; deleting it only loses the trend.
 
 What: each recorded run's scored results (KPI rows, action / checklist / coverage / environment
 figures) and its per-school answers, keyed by fiscal year and a content hash of the accepted
@@ -14,10 +13,10 @@ definition's KPI baselines) seeds the year before the survey year, unless a real
     load_history(path, definition) -> History                           read only; no file is created
     change_queries(definition, history, responses) -> list[Problem]     'change-from-last-year' queries
 
-"Large change" (kept here until the definition carries it; constants below):
-- a whole-number item (not the checklist's per-level teacher counts): |now − before| ≥ 10 and
-  more than 50 % of the previous value (from 0: any change of 10 or more);
-- a KPI scene (choice on the frequency scale): a move of 3 or more steps, up or down.
+"Large change" follows the definition's change_query thresholds (defaults in brackets):
+- a whole-number item (not the checklist's per-level teacher counts): |now − before| ≥ min_abs (10)
+  and more than min_rel (50 %) of the previous value (from 0: any change of min_abs or more);
+- a KPI scene (choice on the frequency scale): a move of min_steps (3) or more steps, up or down.
 """
 from __future__ import annotations
 
@@ -25,17 +24,20 @@ import datetime as dt
 import hashlib
 import sqlite3
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
-from . import config
 from .definition import Definition
+from .itemtypes import coerce, rank
+from .ja import isnull
 from .problems import Problem, problem
-from .score import Scores, choice_rank, coerce
 
-DEFAULT_PATH = config.OUTBOX / "history.sqlite3"
+if TYPE_CHECKING:  # only the record's fields are read
+    from .score import Scores
+
 SCHEMA_VERSION = "1"
 PLAN_SEED = "plan-baseline"  # content_hash of the rows seeded from the plan's R6 現状
 
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     fiscal_year   INTEGER NOT NULL,
     content_hash  TEXT    NOT NULL,   -- sha256 of the accepted answers (or 'plan-baseline')
-    source        TEXT    NOT NULL,   -- 'run' (a consolidate run) or 'plan' (the plan's R6 現状)
+    source        TEXT    NOT NULL,   -- 'run' (a consolidate run) or 'plan' (the plan's baselines)
     survey_id     TEXT    NOT NULL,
     run_id        TEXT    NOT NULL,   -- the first run folder that produced this content
     last_run_id   TEXT    NOT NULL,   -- the newest run folder that produced it again
@@ -135,13 +137,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _none(x):
-    if x is None:
+    if isnull(x):
         return None
-    try:
-        if pd.isna(x):
-            return None
-    except (TypeError, ValueError):
-        pass
     if isinstance(x, bool):
         return x
     return float(x) if isinstance(x, float) else x
@@ -311,9 +308,9 @@ def _is_large_change(definition: Definition, item, kpi_items: set[str], before, 
             return False
         return before == 0 or diff > Decimal(str(rule.min_rel)) * abs(Decimal(before))
     if item.type == "choice" and item.id in kpi_items:
-        a, b = choice_rank(definition, item, before), choice_rank(definition, item, now)
+        a, b = rank(definition, item, before), rank(definition, item, now)
         return a is not None and b is not None and abs(a - b) >= rule.min_steps
     return False
 
 
-__all__ = ["DEFAULT_PATH", "History", "record_run", "load_history", "change_queries", "content_hash"]
+__all__ = ["History", "record_run", "load_history", "change_queries", "content_hash"]

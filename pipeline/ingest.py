@@ -23,7 +23,6 @@ is opened with O_NOFOLLOW, so nothing outside the inbox is read.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import os
 import re
@@ -41,8 +40,11 @@ import python_calamine as calamine
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
+from . import catalogue
 from .definition import Definition
-from .generate import ANSWER_KEY, SHEET_LISTS, SHEET_META
+from .digest import sha256, sha256_fd
+from .ja import fiscal_year_label
+from .layout import SHEET_LISTS, SHEET_META, col_letters, col_number, item_of_keys, item_of_name, parse_name_ref
 from .problems import Problem, problem
 from .roster import Roster
 
@@ -341,22 +343,6 @@ _FAR_CELL_RE = re.compile(rb' r="(?:[A-Z]{3}[0-9]|[A-Z]{1,2}[0-9]{5})')
 _REF_RE = re.compile(r"\$?([A-Z]{1,3})\$?(\d{1,7})")
 
 
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def col_letters(n: int) -> str:
-    """1 -> A, 27 -> AA."""
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 def _check_sheet_extent(xml: bytes) -> str:
     """"" if the sheet's cells span a sane grid, else that span (e.g. "A1:XFD1048576").
 
@@ -369,7 +355,7 @@ def _check_sheet_extent(xml: bytes) -> str:
         return ""
     refs = _CELL_RE.findall(xml)
     rows = [int(r) for _, r in refs]
-    cols = [_col_number(c.decode()) for c in {c for c, _ in refs}]
+    cols = [col_number(c.decode()) for c in {c for c, _ in refs}]
     if (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1) > MAX_SHEET_CELLS:
         return f"{col_letters(min(cols))}{min(rows)}:{col_letters(max(cols))}{max(rows)}"
     return ""
@@ -416,21 +402,6 @@ def _check_ods_extent(content: bytes) -> str:
 # ------------------------------------------------------------------ xlsx parts read straight from the zip
 
 
-_NAME_REF_RE = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d{1,7})(?::\$?([A-Z]{1,3})\$?(\d{1,7}))?$")
-
-
-def parse_name_ref(text: str) -> tuple[str, str] | None:
-    """"'表紙'!$D$12" or "表紙!$D$12" -> ("表紙", "D12"); None for ranges of several cells, #REF! etc."""
-    m = _NAME_REF_RE.match((text or "").strip())
-    if not m:
-        return None
-    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
-    col, row = m.group(3), m.group(4)
-    if m.group(5) is not None and (m.group(5), m.group(6)) != (col, row):
-        return None
-    return sheet, f"{col}{row}"
-
-
 def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str, int, int]]:
     return _names_of_workbook_xml(_read_member(zf, "xl/workbook.xml"))
 
@@ -448,13 +419,13 @@ def _names_of_workbook_xml(xml: bytes) -> dict[str, tuple[str, str, int, int]]:
     if defined is None:
         return out
     for el in defined:
-        name = (el.get("name") or "").lower()
-        if not name.startswith("q_") or el.get("localSheetId") is not None:
+        item_id = item_of_name(el.get("name") or "")
+        if item_id is None or el.get("localSheetId") is not None:
             continue
         ref = parse_name_ref(el.text or "")
         if ref is not None:
             m = _REF_RE.fullmatch(ref[1])
-            out[name[2:]] = (ref[0], ref[1], int(m.group(2)) - 1, _col_number(m.group(1)) - 1)
+            out[item_id] = (ref[0], ref[1], int(m.group(2)) - 1, col_number(m.group(1)) - 1)
     return out
 
 
@@ -510,14 +481,6 @@ def _ods_modified(zf: zipfile.ZipFile) -> dt.datetime | None:
 # ------------------------------------------------------------------ reading one file
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _reiwa(year: int) -> str:
-    return f"令和{year - 2018}年度" if year >= 2019 else f"{year}年度"
-
-
 def _to_str(v) -> str:
     if v is None:
         return ""
@@ -543,6 +506,23 @@ def display_name(rel: str) -> str:
         return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def relative_name(path: Path, inbox: Path) -> str:
+    """How the ledger names a file: relative to the inbox, with '/', undecodable bytes escaped."""
+    return display_name(Path(path).relative_to(inbox).as_posix())
+
+
+def _base(rel: str, **known) -> dict:
+    """The fields of a FileRead known before its content is judged."""
+    return dict(file=rel, sha256="", size=0, mtime=0.0, format=None, school_code="", meta={}, saved_at=None,
+                cells=()) | known
+
+
+def rejected_read(base: dict, code: str, *, school_code: str = "", **facts) -> FileRead:
+    """A file that cannot be used: rejected, with the catalogue's problem that says why."""
+    p = problem(code, file=base["file"], school_code=school_code, **facts)
+    return FileRead(**{**base, "school_code": school_code}, status="rejected", reason=p.message, problems=(p,))
+
+
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -554,12 +534,11 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
     regular file, so a file swapped for a link between the two steps is refused, not followed.
     """
     path, inbox = Path(path), Path(inbox)
-    rel = display_name(path.relative_to(inbox).as_posix())
-    base = dict(file=rel, sha256="", size=0, mtime=0.0, format=None, school_code="", meta={}, saved_at=None, cells=())
+    rel = relative_name(path, inbox)
+    base = _base(rel)
 
     def rejected(code: str, school_code: str = "", **facts) -> FileRead:
-        p = problem(code, file=rel, school_code=school_code, **facts)
-        return FileRead(**{**base, "school_code": school_code}, status="rejected", reason=p.message, problems=(p,))
+        return rejected_read(base, code, school_code=school_code, **facts)
 
     try:
         st = path.lstat()
@@ -592,10 +571,10 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
             why = ignore_reason(rel)
             if why:
                 data = _read_fd(fd, MAX_FILE_BYTES) if fst.st_size <= MAX_FILE_BYTES else b""
-                base["sha256"] = _sha256(data) if data or fst.st_size == 0 else ""
+                base["sha256"] = sha256(data) if data or fst.st_size == 0 else ""
                 return FileRead(**base, status="ignored", reason=why, problems=())
             if fst.st_size > MAX_FILE_BYTES:
-                base["sha256"] = _sha256_fd(fd) if fst.st_size <= MAX_HASH_BYTES else ""
+                base["sha256"] = sha256_fd(fd) if fst.st_size <= MAX_HASH_BYTES else ""
                 return rejected("file-too-large", detail=f"{fst.st_size / (1024 * 1024):,.0f} MB")
             data = _read_fd(fd, MAX_FILE_BYTES + 1)
         finally:
@@ -604,7 +583,7 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
             return rejected("file-too-large", detail=f"{MAX_FILE_BYTES // (1024 * 1024)} MB を超えています")
     except OSError as exc:
         return rejected("file-broken", detail=f"読み込めません: {exc.strerror or exc}")
-    base["sha256"] = _sha256(data)
+    base["sha256"] = sha256(data)
     base["size"] = len(data)
     try:
         return _read_workbook(rel, data, base, definition, roster)
@@ -629,13 +608,6 @@ def _read_fd(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
-
-
-def _sha256_fd(fd: int) -> str:
-    h = hashlib.sha256()
-    for block in iter(lambda: os.read(fd, 1 << 20), b""):
-        h.update(block)
-    return h.hexdigest()
 
 
 def _hard_linked_outside(inbox: Path, st: os.stat_result) -> bool:
@@ -776,7 +748,7 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
         raise _Reject("not-our-survey", detail=f"調査の識別子が「{found}」です")
     if meta.get("fiscal_year") != str(s.fiscal_year):
         fy = meta.get("fiscal_year", "")
-        found = _reiwa(int(fy)) if fy.isdigit() else f"年度「{fy or '不明'}」"
+        found = fiscal_year_label(int(fy)) if fy.isdigit() else f"年度「{fy or '不明'}」"
         raise _Reject("wrong-year", found=found, expected=s.fiscal_year_label)
     school = roster.by_code().get(code) if code else None
     known = code if school else ""
@@ -855,7 +827,7 @@ def _locate_cells(wb, sheet_names: list[str], names: dict[str, tuple[str, str, i
                 if not row_key or i == 0 and r0 == 0:
                     continue
                 for col, col_key in col_keys.items():
-                    item_id = row_key if col_key == ANSWER_KEY else f"{row_key}_{col_key}"
+                    item_id = item_of_keys(row_key, col_key)
                     if item_id not in by_id or item_id in found:
                         continue
                     j = col - c0
@@ -886,7 +858,7 @@ def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool =
     inbox = Path(inbox)
     paths = scan_inbox(inbox)
     reads: list[FileRead] = []
-    for path in tqdm(paths, desc="提出ファイルを読み取り", unit="件", disable=not progress, file=sys.stderr):
+    for path in tqdm(paths, desc=catalogue.text("consolidate.progress"), unit=catalogue.text("unit.file"), disable=not progress, file=sys.stderr):
         reads.append(read_file(path, inbox, definition, roster))
     return reads
 

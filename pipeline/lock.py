@@ -26,6 +26,9 @@ import shutil
 import socket
 from pathlib import Path
 
+from .catalogue import text
+from .errors import LockedError
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -33,10 +36,6 @@ except ImportError:  # Windows
 
 LOCK_NAME = ".consolidate.lock"
 TEMP_RUN_RE = re.compile(r"\.(\d{8}-\d{6}(?:-\d+)?)\.tmp-(\d+)")
-
-
-class LockedError(Exception):
-    """Another run holds the lock; the message is Japanese."""
 
 
 def _alive(pid: int) -> bool:
@@ -59,9 +58,8 @@ def _me() -> dict:
 def _busy(path: Path, owner: dict) -> LockedError:
     if not owner:
         # Held, but its owner has not written its name yet (or the file is unreadable).
-        return LockedError(f"別の集約が実行中です（{path}）。終わってからもう一度実行してください。")
-    return LockedError(f"別の集約が実行中です（{owner.get('since', '?')} から、{owner.get('host', '?')} のプロセス "
-                       f"{owner.get('pid', '?')}）。終わってからもう一度実行してください。")
+        return LockedError(text("lock.busy", path=path))
+    return LockedError(text("lock.busy-owner", since=owner.get("since"), host=owner.get("host"), pid=owner.get("pid")))
 
 
 def _owner(raw: bytes) -> dict:
@@ -122,7 +120,7 @@ def _record_lock(outbox: Path):
             break
         os.close(fd)
     else:
-        raise LockedError(f"集約のロック（{path}）を取得できませんでした。")
+        raise LockedError(text("lock.failed", path=path))
     try:
         os.ftruncate(fd, 0)  # whatever was there is from a process that has ended
         os.pwrite(fd, json.dumps(_me()).encode("utf-8"), 0)
@@ -155,7 +153,7 @@ def _exclusive_file(outbox: Path):
             json.dump(me, fh)
         break
     else:
-        raise LockedError(f"集約のロック（{path}）を取得できませんでした。")
+        raise LockedError(text("lock.failed", path=path))
     try:
         yield path
     finally:

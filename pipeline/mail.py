@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import os
 import re
 import shutil
@@ -37,7 +36,9 @@ import jinja2
 import yaml
 
 from . import config
-from .cli import UsageError, load_inputs
+from .digest import sha256 as _sha256
+from .errors import UsageError
+from .ja import era_date, safe_filename
 
 TEMPLATE_DIR = Path(__file__).with_name("mail_templates")
 LOG_NAME = "mail-send-log.csv"
@@ -65,28 +66,14 @@ STATUS_LABEL = {
     "not_sent": "未送信（中断）",
 }
 
-_WEEKDAYS = "月火水木金土日"
-_ERAS = ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和"))
-
 # A deliberately plain address: ASCII local part and a dotted host name. Anything fancier
 # (quoted local parts, comments, IDN) is far more likely a typing error in the roster than real.
 _ADDR_RE = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
-_WIN_BAD = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 
 
 # ------------------------------------------------------------------ small helpers
-
-
-def japanese_date(d: dt.date) -> str:
-    """令和8年2月27日（金）: era year (元年 for the first), month, day and weekday."""
-    weekday = _WEEKDAYS[d.weekday()]
-    for start, era in _ERAS:
-        if d >= start:
-            n = d.year - start.year + 1
-            return f"{era}{'元' if n == 1 else n}年{d.month}月{d.day}日（{weekday}）"
-    return f"{d.year}年{d.month}月{d.day}日（{weekday}）"
 
 
 def _bad_chars(text: str) -> list[str]:
@@ -106,14 +93,6 @@ def _describe_bad(chars: list[str]) -> str:
 def _visible(text: str) -> str:
     """The text with invisible characters spelt out, so a message can show where they are."""
     return "".join(repr(c)[1:-1] if _bad_chars(c) else c for c in text)
-
-
-def _safe_name(text: str) -> str:
-    return _WIN_BAD.sub("_", unicodedata.normalize("NFC", text)).strip(" .")[:120] or "_"
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
@@ -460,9 +439,9 @@ def _context(definition, job: Job, today: dt.date, as_of: dt.date) -> dict:
         "school": {"code": job.code, "name": job.name},
         "survey": survey,
         "contact": survey.contact,
-        "deadline": japanese_date(survey.deadline),
+        "deadline": era_date(survey.deadline),
         "overdue": today > survey.deadline,
-        "as_of": japanese_date(as_of),
+        "as_of": era_date(as_of),
         "attachment_name": unicodedata.normalize("NFC", job.attachment.name) if job.attachment else "",
         "errors": job.errors[:MAX_LISTED],
         "errors_more": max(0, len(job.errors) - MAX_LISTED),
@@ -700,7 +679,7 @@ def _write_folder(outbox: Path, now: dt.datetime, jobs: list[Job]) -> Path:
     try:
         for job in jobs:
             if job.raw and job.status in ("draft", "sent"):
-                (tmp / f"{_safe_name(job.code + '_' + job.name)}.eml").write_bytes(job.raw)
+                (tmp / safe_filename(f"{job.code}_{job.name}", ".eml")).write_bytes(job.raw)
         with (tmp / SUMMARY_NAME).open("w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
             w.writerow(SUMMARY_FIELDS)
@@ -804,19 +783,3 @@ def _report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_
             print(f"  [{STATUS_LABEL[job.status]}] {job.code} {_visible(job.name)}: {job.note}", file=out)
     for note in notes:
         print(f"注意: {note}", file=out)
-
-
-def main(args) -> int:
-    definition, roster = load_inputs(args)
-    mcfg = load_mail_config(config.MAIL_CONFIG)
-    opts = Options(
-        verb=args.mail_verb,
-        outbox=args.outbox,
-        templates=getattr(args, "templates", None),
-        run=getattr(args, "run", None),
-        send=args.send,
-        smtp_host=args.smtp_host,
-        smtp_port=args.smtp_port,
-        dry_run=args.dry_run,
-    )
-    return run(definition, roster, mcfg, opts)

@@ -1,6 +1,6 @@
 """Worker processes: read many files on every core, and let a reader crash cost only its file.
 
-Reading (`start_reading` / `read_inbox`): the inbox's files are handed to worker processes in
+Reading (`start_reading`): the inbox's files are handed to worker processes in
 chunks; a worker sends back a chunk's FileReads in one message (one pickle, so the item ids and
 sheet names the files share arrive as shared strings: a third less memory at 30,000 files than one
 message per file). python-calamine can abort the whole process on a hostile workbook (ingest's
@@ -22,7 +22,6 @@ PIPELINE_DEBUG=1 leaves a crashing reader's native dump on the terminal.
 from __future__ import annotations
 
 import collections
-import hashlib
 import multiprocessing as mp
 import os
 import pickle
@@ -32,6 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from pathlib import Path
+
+from .catalogue import text
 
 FILE_TIMEOUT = 120.0  # seconds without progress before a reading worker is taken as hung
 CHUNK = 32  # files per task: big enough to keep messages few, small enough to balance the workers
@@ -169,24 +170,17 @@ def _why_dead(exitcode: int | None, hung: bool) -> str:
 
 def crashed_read(path: Path, inbox: Path, why: str):
     """The ledger row of a file whose reader died: rejected, with the file's hash where it can be had."""
-    from .ingest import FileRead
-    from .problems import problem
+    from .digest import sha256_path
+    from .ingest import _base, rejected_read, relative_name
 
-    rel = Path(path).relative_to(inbox).as_posix()
-    sha, size, mtime = "", 0, 0.0
+    base = _base(relative_name(path, inbox))
     try:
         st = Path(path).stat()
-        size, mtime = st.st_size, st.st_mtime
-        h = hashlib.sha256()
-        with open(path, "rb") as f:  # hashing never parses: safe in the parent
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        sha = h.hexdigest()
+        base.update(size=st.st_size, mtime=st.st_mtime)
+        base["sha256"] = sha256_path(path)
     except OSError:
         pass
-    p = problem("file-crashed-reader", file=rel, detail=why)
-    return FileRead(file=rel, sha256=sha, size=size, mtime=mtime, format=None, status="rejected", reason=p.message,
-                    problems=(p,), school_code="", meta={}, saved_at=None, cells=())
+    return rejected_read(base, "file-crashed-reader", detail=why)
 
 
 class Reading:
@@ -270,7 +264,7 @@ class Reading:
         from tqdm import tqdm
 
         if self.progress:
-            self.bar = tqdm(total=len(self.paths), desc="提出ファイルを読み取り", unit="件", file=sys.stderr)
+            self.bar = tqdm(total=len(self.paths), desc=text("consolidate.progress"), unit=text("unit.file"), file=sys.stderr)
         try:
             while self.workers or self.pending or self.suspects:
                 # Crashed chunks one at a time in a fresh worker; ordinary chunks keep the other cores busy.
@@ -331,10 +325,6 @@ def start_reading(inbox: Path, definition, roster, *, progress: bool = False, wo
     if n <= 0:
         return _Done(sorted(ingest(inbox, definition, roster, progress=progress), key=lambda r: r.file))
     return Reading(paths, inbox, definition, roster, n, progress)
-
-
-def read_inbox(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None) -> list:
-    return start_reading(inbox, definition, roster, progress=progress, workers=workers).result()
 
 
 # ------------------------------------------------------------------ our own work in forked children

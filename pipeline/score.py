@@ -14,16 +14,15 @@ no question text or target value lives here. Rules decided here (documented for 
 """
 from __future__ import annotations
 
-import datetime as dt
-import unicodedata
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .definition import Definition, Item
-from .problems import SEVERITY_JA, SEVERITY_ORDER
+from .itemtypes import coerce, rank
+from .ja import SEVERITY, SEVERITY_ORDER, fiscal_year_label, isnull
 from .roster import Roster, School
 
 if TYPE_CHECKING:  # history imports nothing from here at run time; avoid a cycle anyway
@@ -53,20 +52,20 @@ def rate_1dp(numerator: int, denominator: int) -> float | None:
 
 
 def round_half_up(x, places: int = 1) -> float | None:
-    if x is None or (isinstance(x, float) and x != x):
+    if isnull(x):
         return None
     return float(_dec(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
 
 
 def diff_pt(a, b) -> float | None:
     """a − b in points, exact to 1 decimal (avoids 48.4 − 55 = −6.6000000000000014)."""
-    if a is None or b is None or (isinstance(a, float) and a != a) or (isinstance(b, float) and b != b):
+    if isnull(a) or isnull(b):
         return None
     return float((_dec(a) - _dec(b)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 def at_least(rate, target) -> bool | None:
-    if rate is None or (isinstance(rate, float) and rate != rate):
+    if isnull(rate):
         return None
     return _dec(rate) >= _dec(target)
 
@@ -75,55 +74,7 @@ def is_provisional(respondents: int, concerned: int) -> bool:
     return concerned == 0 or Decimal(respondents) < PROVISIONAL_BELOW * Decimal(concerned)
 
 
-def reiwa_label(fiscal_year: int) -> str:
-    """令和N年度 for a fiscal year (令和元年 = 2019)."""
-    n = fiscal_year - 2018
-    return f"令和{'元' if n == 1 else n}年度" if n >= 1 else f"{fiscal_year}年度"
-
-
-def kpi_mark(kpi) -> str:
-    """The circled scene number of a KPI (①…) taken from its short label, else the short label."""
-    first = kpi.short[:1]
-    return first if first and "CIRCLED" in unicodedata.name(first, "") else kpi.short
-
-
-# ---------------------------------------------------------------- coercion of answers
-
-
-def coerce(item: Item, value, definition: Definition):
-    """Typed value of an answer, or None when empty or unusable (e.g. a choice not in the list).
-
-    Robust to everything arriving as str (responses.csv read back) and to pandas NA.
-    """
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if item.type == "integer":
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int):
-            return value
-        try:
-            d = Decimal(str(value).strip())
-        except InvalidOperation:
-            return None
-        if d != d.to_integral_value():
-            return None
-        return int(d)
-    if item.type == "date":
-        if isinstance(value, (dt.date, dt.datetime)):
-            return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
-        text = str(value).strip()
-        return text[:10] if text else None
-    text = str(value)
-    if item.type == "choice":
-        text = text.strip()
-        return text if text in definition.choices_of(item) else None
-    return text if text.strip() else None
+# ---------------------------------------------------------------- answers
 
 
 def tidy_answers(definition: Definition, responses: pd.DataFrame, submitted: set[str]) -> dict[str, dict]:
@@ -316,7 +267,7 @@ def _kpi(ctx: _Ctx) -> pd.DataFrame:
                 "met": met, "diff_target": diff_pt(cell["rate"], v.target),
                 "diff_baseline": diff_pt(cell["rate"], v.baseline), "diff_national": diff_pt(cell["rate"], v.national),
                 "concerned": cell["concerned"], "coverage": cell["coverage"], "provisional": cell["provisional"],
-                "short": kpi.short, "label": kpi.label, "mark": kpi_mark(kpi),
+                "short": kpi.short, "label": kpi.label, "mark": kpi.mark,
             })
     return pd.DataFrame(rows)
 
@@ -339,12 +290,6 @@ def _kpi_ward(ctx: _Ctx) -> pd.DataFrame:
                                        "concerned", "coverage", "provisional", "target", "met", "diff_target"])
 
 
-def choice_rank(definition: Definition, item: Item, value) -> int | None:
-    """0 for the first (most frequent) choice; None when not a choice."""
-    options = definition.choices_of(item)
-    return options.index(value) if value in options else None
-
-
 def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     kt = ctx.d.kpi_table
     rows = []
@@ -356,10 +301,10 @@ def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
                 continue
             item = ctx.d.by_id[kpi.item]
             answer, target = ctx.answer(s, kpi.item), ctx.answer(s, kpi.own_target_item)
-            ra, rt = choice_rank(ctx.d, item, answer), choice_rank(ctx.d, ctx.d.by_id[kpi.own_target_item], target)
+            ra, rt = rank(ctx.d, item, answer), rank(ctx.d, ctx.d.by_id[kpi.own_target_item], target)
             met = None if ra is None or rt is None else ra <= rt  # lower rank = more frequent
             rows.append({"school_code": s.code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
-                         "status": ctx.status[s.code], "kpi_id": kpi.id, "short": kpi.short, "mark": kpi_mark(kpi),
+                         "status": ctx.status[s.code], "kpi_id": kpi.id, "short": kpi.short, "mark": kpi.mark,
                          "answer": answer, "own_target": target, "met": met,
                          "steps_short": None if met is None else max(0, ra - rt)})
     own = pd.DataFrame(rows, columns=["school_code", "school_name", "school_type", "ward", "status", "kpi_id", "short",
@@ -563,8 +508,8 @@ def below_target(definition: Definition, school: School | dict, item: Item, valu
     stype = school["school_type"] if isinstance(school, dict) else school.type
     if kpi is not None:
         if stype in kt.own_target_types and kpi.own_target_item:
-            ra = choice_rank(definition, item, value)
-            rt = choice_rank(definition, definition.by_id[kpi.own_target_item], row.get(kpi.own_target_item))
+            ra = rank(definition, item, value)
+            rt = rank(definition, definition.by_id[kpi.own_target_item], row.get(kpi.own_target_item))
             return ra is not None and rt is not None and ra > rt
         return value not in kt.meeting
     if item.target is not None and item.plan_ref:
@@ -628,7 +573,7 @@ def _problem_counts(problems: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     g = problems.groupby(["severity", "code"]).agg(count=("code", "size"), schools=("school_code", "nunique"))
     g = g.reset_index()
-    g["severity_ja"] = g["severity"].map(SEVERITY_JA).fillna(g["severity"])
+    g["severity_ja"] = g["severity"].map(SEVERITY).fillna(g["severity"])
     g["order"] = g["severity"].map(SEVERITY_ORDER).fillna(9)
     return g.sort_values(["order", "count"], ascending=[True, False])[cols].reset_index(drop=True)
 
@@ -654,7 +599,7 @@ def _trend(definition: Definition, kpi: pd.DataFrame, previous: "History | None"
         rows.append({"fiscal_year": fy, "kpi_id": r.kpi_id, "school_type": r.school_type, "rate": r.rate,
                      "source": "run"})
     df = pd.DataFrame(rows, columns=[c for c in cols if c != "year_label"])
-    df["year_label"] = df["fiscal_year"].map(reiwa_label)
+    df["year_label"] = df["fiscal_year"].map(fiscal_year_label)
     order = {k.id: i for i, k in enumerate(definition.kpi_table.kpis)}
     types = {t: i for i, t in enumerate(definition.school_types)}
     df["_o"] = df["kpi_id"].map(order)

@@ -11,7 +11,6 @@ A value that already failed is left out of later checks, so one mistake is repor
 """
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 from dataclasses import dataclass
 
@@ -20,10 +19,13 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .definition import Check, Definition, Item
-from .normalize import Answers, nfkc, show
-from .problems import CATALOGUE, Problem, problem
+from .itemtypes import fiscal_window
+from .ja import did_you_mean, nfkc, show, western_date
+from .layout import checklist_row_label
+from .normalize import Answers
+from .problems import PROBLEMS, Problem, problem
 from .roster import Roster
-from .schema import build_schema, fiscal_window
+from .schema import build_schema
 
 SUGGEST_CUTOFF = 0.6
 VALUE_SHOWN_MAX = 60  # a long text is cut in the problem's value column; the message gives its length
@@ -140,7 +142,7 @@ def _schema_problems(definition: Definition, f: _Frame, emit) -> None:
         return
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-    unknown = set(cases["check"]) - set(CATALOGUE)
+    unknown = set(cases["check"]) - set(PROBLEMS)
     if unknown:  # a schema-level failure we did not design for: a bug, never shown to a school
         raise RuntimeError(f"pandera failures without a catalogue code: {sorted(map(str, unknown))}\n{cases}")
     # One problem per cell: the first check it fails (not-an-integer before below-minimum...).
@@ -161,7 +163,7 @@ def _schema_problems(definition: Definition, f: _Frame, emit) -> None:
         elif code == "above-maximum":
             facts["max"] = item.max
         elif code == "date-out-of-range":
-            facts.update(period=period, start=_ja_date(start), end=_ja_date(end))
+            facts.update(period=period, start=western_date(start), end=western_date(end))
             value = case
         elif code == "text-too-long":
             text = str(case)
@@ -171,16 +173,12 @@ def _schema_problems(definition: Definition, f: _Frame, emit) -> None:
 
 
 def suggestion(typed, options: tuple[str, ...]) -> str:
-    """「。もしかして『週3回以上』ですか」 when one option is close to what was typed, else ""."""
+    """「もしかして『週3回以上』ですか？」 when one option is close to what was typed, else ""."""
     if not isinstance(typed, str) or not options:
         return ""
     keys = {nfkc(o).replace(" ", ""): o for o in options}
     hit = difflib.get_close_matches(nfkc(typed).strip().replace(" ", ""), list(keys), n=1, cutoff=SUGGEST_CUTOFF)
-    return f"。もしかして『{keys[hit[0]]}』ですか" if hit else ""
-
-
-def _ja_date(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
+    return did_you_mean(keys[hit[0]] if hit else None)
 
 
 # ---------------------------------------------------------------- required items
@@ -216,7 +214,7 @@ def _checklist(definition: Definition, f: _Frame, emit) -> None:
         total = pd.concat([f.numbers(i) for i in ids], axis=1).sum(axis=1, min_count=1)
         bad = answered & ~invalid & teachers.notna() & total.ne(teachers)
         first = definition.item(ids[0])
-        label = f"{mrow.key[0].upper()}-{mrow.key[1:]}"
+        label = checklist_row_label(mrow.key)
         for row in np.flatnonzero(bad.to_numpy()):
             emit("checklist-sum", row, first, value=int(total.iloc[row]), row=label,
                  total=int(total.iloc[row]), teachers=int(teachers.iloc[row]))

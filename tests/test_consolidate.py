@@ -12,7 +12,7 @@ import pytest
 import pipeline.ingest
 from pipeline.cli import main as cli_main
 from pipeline.consolidate import run
-from pipeline.simulate import MISTAKES, simulate_inbox
+from devtools.simulate import MISTAKES, simulate_inbox
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -134,7 +134,7 @@ def test_a_corrected_return_workbook_is_accepted(definition, roster, tmp_path):
     victim = manifest[0]
     # Break one answer in that school's file the way a school does: text over a dropdown.
     from pipeline.generate import build_template
-    from pipeline.simulate import clean_answers
+    from devtools.simulate import clean_answers
     import random
     school = roster.by_code()[victim.school_code]
     answers = clean_answers(definition, school, random.Random(1))

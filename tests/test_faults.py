@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT
 from pipeline.cli import main as cli_main
 from pipeline.lock import LOCK_NAME, LockedError, clean_stale_temps, run_lock
-from pipeline.simulate import simulate_files
+from devtools.simulate import simulate_files
 
 RUN_RE = re.compile(r"\d{8}-\d{6}(?:-\d+)?")
 RUN_FILES = {"ledger.csv", "schools.csv", "problems.csv", "responses.csv", "kpi.csv", "集約結果.xlsx", "報告書.html",

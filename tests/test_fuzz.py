@@ -38,7 +38,7 @@ from pipeline.merge import merge
 from pipeline.normalize import normalize
 from pipeline.roster import load_roster
 from pipeline.schema import build_schema
-from pipeline.simulate import clean_answers
+from devtools.simulate import clean_answers
 from pipeline.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent

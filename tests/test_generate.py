@@ -178,8 +178,8 @@ def test_file_names_carry_the_code_and_are_safe_on_windows():
     name = template_filename(school)
     assert name.startswith("B104221010154_") and name.endswith(".xlsx")
     assert not re.search(r'[<>:"/\\|?*]', name)
-    assert safe_filename("CON") == "_CON.xlsx"
-    assert safe_filename("学校. ") == "学校.xlsx"
+    assert safe_filename("CON", ".xlsx") == "_CON.xlsx"
+    assert safe_filename("学校. ", ".xlsx") == "学校.xlsx"
 
 
 def test_templates_command_writes_one_workbook_per_school(tmp_path, definition, roster, capsys):

@@ -22,7 +22,7 @@ import pipeline.ingest
 from pipeline import parallel
 from pipeline.consolidate import run
 from pipeline.generate import build_template
-from pipeline.simulate import clean_answers
+from devtools.simulate import clean_answers
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -226,7 +226,7 @@ def test_a_crash_in_the_middle_of_a_chunk_keeps_the_files_before_and_after_it(de
     inbox.mkdir()
     good = clean_files(definition, roster, inbox, n=6)
     victim = good[2]
-    baseline = parallel.read_inbox(inbox, definition, roster, workers=0)
+    baseline = parallel.start_reading(inbox, definition, roster, workers=0).result()
     original = pipeline.ingest.read_file
 
     def aborting(path, *args, **kwargs):
@@ -235,7 +235,7 @@ def test_a_crash_in_the_middle_of_a_chunk_keeps_the_files_before_and_after_it(de
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(pipeline.ingest, "read_file", aborting)
-    reads = parallel.read_inbox(inbox, definition, roster, workers=2)
+    reads = parallel.start_reading(inbox, definition, roster, workers=2).result()
     assert [r.file for r in reads] == sorted(good)
     crashed = {r.file: r for r in reads if r.status == "rejected"}
     assert list(crashed) == [victim]
@@ -259,7 +259,7 @@ def test_a_reader_that_hangs_is_stopped_and_costs_only_its_file(definition, rost
 
     monkeypatch.setattr(pipeline.ingest, "read_file", hanging)
     started = time.perf_counter()
-    reads = parallel.read_inbox(inbox, definition, roster, workers=2)
+    reads = parallel.start_reading(inbox, definition, roster, workers=2).result()
     assert time.perf_counter() - started < 30
     status = {r.file: (r.status, r.problems[0].code if r.problems else "") for r in reads}
     assert status == {**{g: ("read", "") for g in good}, slow: ("rejected", "file-crashed-reader")}
@@ -269,12 +269,12 @@ def test_a_reader_that_hangs_is_stopped_and_costs_only_its_file(definition, rost
 @needs_fork
 def test_workers_read_exactly_what_one_process_reads(definition, roster, tmp_path, workers):
     """Same FileReads, in file-name order, however the files were spread over the workers."""
-    from pipeline.simulate import simulate_inbox
+    from devtools.simulate import simulate_inbox
 
     inbox = tmp_path / "inbox"
     simulate_inbox(definition, roster, inbox, seed=11)
-    one = parallel.read_inbox(inbox, definition, roster, workers=0)
-    many = parallel.read_inbox(inbox, definition, roster, workers=2)
+    one = parallel.start_reading(inbox, definition, roster, workers=0).result()
+    many = parallel.start_reading(inbox, definition, roster, workers=2).result()
     assert many == one
     assert [r.file for r in many] == sorted(r.file for r in many)
 

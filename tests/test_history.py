@@ -9,7 +9,7 @@ import sqlite3
 import openpyxl
 import pytest
 
-from pipeline.history import DEFAULT_PATH, change_queries, load_history, record_run
+from pipeline.history import change_queries, load_history, record_run
 from pipeline.render import RunInfo
 from pipeline.render.report import build_report
 from pipeline.render.workbook import build_workbook
@@ -46,7 +46,9 @@ def _record(path, entries, run_id, definition=DEF, as_str=False, at=None):
 
 
 def test_default_place_is_the_outbox():
-    assert DEFAULT_PATH.name == "history.sqlite3" and DEFAULT_PATH.parent.name == "outbox"
+    from pipeline.consolidate import HISTORY_NAME
+
+    assert HISTORY_NAME == "history.sqlite3"
 
 
 def test_rerun_of_the_same_inbox_adds_nothing(tmp_path):

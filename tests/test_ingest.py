@@ -21,9 +21,9 @@ from conftest import one_per_kind
 from pipeline.definition import Definition
 from pipeline.generate import SHEET_META, build_template
 from pipeline.ingest import FileRead, ignore_reason, ingest, parse_name_ref, read_file, scan_inbox
-from pipeline.problems import CATALOGUE
+from pipeline.problems import PROBLEMS as CATALOGUE
 from pipeline.roster import Roster, School
-from pipeline.simulate import clean_answers, definition_with_version
+from devtools.simulate import clean_answers, definition_with_version
 from hostile.corpus import encrypted_ole2, rezip, sheet_member, with_meta  # OLE2 by hand: LibreOffice 7.4 ignores --convert-to passwords
 
 

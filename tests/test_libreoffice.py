@@ -17,7 +17,7 @@ import pytest
 from conftest import one_per_kind
 from pipeline.generate import SHEET_LISTS, SHEET_META, build_template
 from pipeline.ingest import read_file
-from pipeline.simulate import clean_answers, convert_with_libreoffice
+from devtools.simulate import clean_answers, convert_with_libreoffice
 
 
 @pytest.fixture(scope="module")

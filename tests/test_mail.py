@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from pipeline import cli, config, mail
+from pipeline.ja import era_date
 from pipeline.definition import load_definition
 from pipeline.roster import Roster, School
 
@@ -190,10 +191,10 @@ def _check_distribution_message(msg: EmailMessage, raw: bytes, code: str, name: 
 
 
 def test_japanese_date():
-    assert mail.japanese_date(dt.date(2026, 2, 27)) == "令和8年2月27日（金）"
-    assert mail.japanese_date(dt.date(2019, 5, 1)) == "令和元年5月1日（水）"
-    assert mail.japanese_date(dt.date(2019, 4, 30)) == "平成31年4月30日（火）"
-    assert mail.japanese_date(dt.date(1989, 1, 8)) == "平成元年1月8日（日）"
+    assert era_date(dt.date(2026, 2, 27)) == "令和8年2月27日（金）"
+    assert era_date(dt.date(2019, 5, 1)) == "令和元年5月1日（水）"
+    assert era_date(dt.date(2019, 4, 30)) == "平成31年4月30日（火）"
+    assert era_date(dt.date(1989, 1, 8)) == "平成元年1月8日（日）"
 
 
 def test_long_attachment_name_falls_back_to_valid_rfc2231(definition):

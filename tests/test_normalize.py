@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.definition import Definition, load_definition
 from pipeline.generate import build_template
-from pipeline.normalize import normalize, normalize_value
+from pipeline.itemtypes import read_value
+from pipeline.normalize import normalize
 from pipeline.roster import Roster, School
 
 try:
@@ -169,8 +170,8 @@ READ_AS = [
 @pytest.mark.parametrize("item_id, typed, read_as, changed, how", READ_AS)
 def test_a_value_is_read_as_the_school_meant_it(definition, item_id, typed, read_as, changed, how):
     item = definition.item(item_id)
-    n = normalize_value(item, typed, definition.choices_of(item), fiscal_year=definition.survey.fiscal_year)
-    assert (n.value, type(n.value), n.changed, n.how, n.ok) == (read_as, type(read_as), changed, how, True)
+    n = read_value(item, typed, definition.choices_of(item), fiscal_year=definition.survey.fiscal_year)
+    assert (n.value, type(n.value), n.changed, n.how_text, n.ok) == (read_as, type(read_as), changed, how, True)
 
 
 # item, typed: nothing is guessed, the value stays as typed and validation reports it
@@ -193,12 +194,12 @@ NOT_READ = [
 @pytest.mark.parametrize("item_id, typed", NOT_READ)
 def test_a_value_that_cannot_be_read_stays_as_typed(definition, item_id, typed):
     item = definition.item(item_id)
-    n = normalize_value(item, typed, definition.choices_of(item), fiscal_year=definition.survey.fiscal_year)
+    n = read_value(item, typed, definition.choices_of(item), fiscal_year=definition.survey.fiscal_year)
     assert (n.value, n.changed, n.ok) == (typed, False, False)
 
 
 def test_a_month_and_day_without_fiscal_year_is_not_guessed(definition):
-    n = normalize_value(definition.item("answered_on"), "7月1日", ())
+    n = read_value(definition.item("answered_on"), "7月1日", ())
     assert not n.ok
 
 

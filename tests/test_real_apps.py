@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.consolidate import run
-from pipeline.simulate import simulate_inbox
+from devtools.simulate import simulate_inbox
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SOFFICE = shutil.which("soffice")

@@ -7,7 +7,7 @@ import io
 import openpyxl
 import pytest
 
-from pipeline.render import RunInfo, kpi_csv, render_outputs
+from pipeline.render import RunInfo, csv_bytes, render_outputs
 from pipeline.render.report import build_report
 from pipeline.render.workbook import SHEETS, build_workbook
 from test_score import DEF, answers_for, run, school
@@ -171,7 +171,7 @@ def test_sheet_over_the_row_limit_is_left_to_csv(scores):
 
 
 def test_kpi_csv_bytes(scores):
-    data = kpi_csv(scores)
+    data = csv_bytes(scores.kpi_frame())
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0] == "kpi_id,school_type,respondents,meeting,rate,baseline,target,national_target,met"
@@ -182,7 +182,7 @@ def test_kpi_csv_bytes(scores):
 
 def test_kpi_csv_without_respondents_has_empty_rate_and_met():
     s = run([(school("E1"), answers_for(school("E1")))])
-    lines = kpi_csv(s).decode("utf-8-sig").splitlines()
+    lines = csv_bytes(s.kpi_frame()).decode("utf-8-sig").splitlines()
     assert "scene_1,中学校,0,0,,81.3,90.0,100.0," in lines
 
 

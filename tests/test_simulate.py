@@ -10,9 +10,9 @@ import pytest
 
 from conftest import one_per_kind
 from pipeline.ingest import ingest
-from pipeline.problems import CATALOGUE
+from pipeline.problems import PROBLEMS as CATALOGUE
 from pipeline.roster import Roster
-from pipeline.simulate import MISTAKES, apply_mistake, clean_answers, simulate_files, simulate_inbox
+from devtools.simulate import MISTAKES, apply_mistake, clean_answers, simulate_files, simulate_inbox
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandera.pandas as pa
 import pytest
 
 from pipeline.normalize import normalize
-from pipeline.problems import CATALOGUE, PROBLEM_COLUMNS
+from pipeline.problems import PROBLEMS as CATALOGUE, PROBLEM_COLUMNS
 from pipeline.roster import Roster, School
 from pipeline.schema import build_schema
 from pipeline.validate import validate
@@ -93,9 +93,9 @@ def test_messages_are_japanese_from_the_catalogue_with_the_value_as_typed(defini
 
 # typed into a frequency cell, what the hint says
 SUGGESTIONS = [
-    ("週3回", "▼から選んでください。もしかして『週3回以上』ですか。"),
-    ("週１回", "▼から選んでください。もしかして『週1回以上』ですか。"),
-    ("毎日", "▼から選んでください。もしかして『ほぼ毎日』ですか。"),
+    ("週3回", "▼から選んでください。もしかして『週3回以上』ですか？"),
+    ("週１回", "▼から選んでください。もしかして『週1回以上』ですか？"),
+    ("毎日", "▼から選んでください。もしかして『ほぼ毎日』ですか？"),
     ("たまに", "▼から選んでください。"),
 ]
 

@@ -1,66 +1,35 @@
-"""Japanese wording and number formatting shared by the workbook and the report."""
+"""What the workbook and the report share: the run's facts, and the wording and numbers of ja.py under
+the names the renderers use."""
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
+from dataclasses import dataclass
 
-from ..problems import SEVERITY_JA
+from ..ja import DASH as SUPPRESSED
+from ..ja import FILE_STATUS as LEDGER_JA
+from ..ja import MET as MET_JA
+from ..ja import PROVISIONAL as PROVISIONAL_JA
+from ..ja import SCHOOL_STATUS as STATUS_JA
+from ..ja import SEVERITY as SEVERITY_JA
+from ..ja import isnull, met as met_ja, num, pct, pt, target_pct, timestamp  # noqa: F401
+from ..layout import header_text  # noqa: F401
+from ..catalogue import text
 
-STATUS_JA = {"submitted": "提出済み", "invalid": "無効（使えるファイルなし）", "missing": "未提出"}
-LEDGER_JA = {"accepted": "採用", "superseded": "旧版（不採用）", "rejected": "不採用", "ignored": "対象外"}
-MET_JA = {True: "達成", False: "未達成", None: "—"}
-PROVISIONAL_JA = "暫定"
-PROVISIONAL_NOTE = "「暫定」は、対象校の8割未満の回答から算出した値です（回答が揃うと変わることがあります）。"
-SUPPRESSED = "—"
-
-
-def isnull(x) -> bool:
-    if x is None:
-        return True
-    try:
-        return x != x  # NaN
-    except Exception:  # noqa: BLE001 - pandas NA raises on comparison
-        return True
+PROVISIONAL_NOTE = text("board.provisional-note")
 
 
-def met_ja(met) -> str:
-    return MET_JA[None if isnull(met) else bool(met)]
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str  # the run folder's name, e.g. "20261125-143000"
+    generated_at: dt.datetime
+    roster_source: str = ""  # the roster file name as the user knows it
+    inbox: str = ""  # the inbox folder read, for the report's 調査の概要
+    files_found: int | None = None  # files under the inbox (ledger rows), when the driver knows
+
+    @property
+    def generated_label(self) -> str:
+        return timestamp(self.generated_at)
 
 
 def severity_ja(sev: str) -> str:
     return SEVERITY_JA.get(sev, sev)
-
-
-def num(x, places: int = 1) -> str:
-    """1 decimal by default, no float noise; '—' when empty."""
-    if isnull(x):
-        return SUPPRESSED
-    return f"{Decimal(str(x)):.{places}f}"
-
-
-def pct(x, places: int = 1) -> str:
-    return SUPPRESSED if isnull(x) else f"{num(x, places)}%"
-
-
-def target_pct(x) -> str:
-    """A target as the plan writes it: 95%, 65%, 86.5% (no trailing .0)."""
-    if isnull(x):
-        return SUPPRESSED
-    d = Decimal(str(x))
-    return f"{d.quantize(Decimal(1)) if d == d.to_integral_value() else d}%"
-
-
-def pt(x) -> str:
-    """Point difference the way Japanese reports write it: +14.0pt, ▲6.6pt, ±0.0pt."""
-    if isnull(x):
-        return SUPPRESSED
-    d = Decimal(str(x))
-    if d > 0:
-        return f"+{d:.1f}pt"
-    if d < 0:
-        return f"▲{-d:.1f}pt"
-    return "±0.0pt"
-
-
-def header_text(text: str) -> str:
-    """Escape & for an Excel header/footer string."""
-    return text.replace("&", "&&")

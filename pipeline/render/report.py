@@ -15,9 +15,9 @@ import jinja2
 from markupsafe import Markup, escape
 
 from ..definition import Definition
-from ..score import ALL, SMALL_N, Scores, kpi_mark, rate_1dp, reiwa_label
-from . import RunInfo
-from .common import (LEDGER_JA, PROVISIONAL_NOTE, STATUS_JA, SUPPRESSED, isnull, met_ja, num, pct, pt,
+from ..ja import fiscal_year_label
+from ..score import ALL, SMALL_N, Scores, rate_1dp
+from .common import (RunInfo, LEDGER_JA, PROVISIONAL_NOTE, STATUS_JA, SUPPRESSED, isnull, met_ja, num, pct, pt,
                      severity_ja, target_pct)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -230,7 +230,7 @@ def _ward_tables(d: Definition, s: Scores) -> list[dict]:
         return []
     out = []
     kids = [k.id for k in d.kpi_table.kpis]
-    marks = {k.id: kpi_mark(k) for k in d.kpi_table.kpis}
+    marks = {k.id: k.mark for k in d.kpi_table.kpis}
     for t in dict.fromkeys(w["school_type"]):
         sub = w[w["school_type"] == t]
         rows = []
@@ -271,9 +271,9 @@ def _trend_table(d: Definition, s: Scores) -> dict:
                     cells.append(SUPPRESSED)
                 else:
                     cells.append(pct(v) + ("＊" if y == d.survey.fiscal_year and provisional else ""))
-            rows.append({"school_type": ty, "mark": kpi_mark(k), "short": k.short, "cells": cells})
-    return {"years": [reiwa_label(y) for y in years], "rows": rows,
-            "note": (f"{reiwa_label(years[0])}は計画の「{d.kpi_table.baseline_label}」です。＊は暫定。") if years else ""}
+            rows.append({"school_type": ty, "mark": k.mark, "short": k.short, "cells": cells})
+    return {"years": [fiscal_year_label(y) for y in years], "rows": rows,
+            "note": (f"{fiscal_year_label(years[0])}は計画の「{d.kpi_table.baseline_label}」です。＊は暫定。") if years else ""}
 
 
 def _own_context(d: Definition, s: Scores) -> dict:
@@ -288,7 +288,7 @@ def _own_context(d: Definition, s: Scores) -> dict:
     for k in d.kpi_table.kpis:
         sub = own[(own["kpi_id"] == k.id) & own["met"].notna()]
         n, met = len(sub), int(sub["met"].astype(bool).sum()) if len(sub) else 0
-        per_scene.append({"mark": kpi_mark(k), "short": k.short, "judged": n, "met": met,
+        per_scene.append({"mark": k.mark, "short": k.short, "judged": n, "met": met,
                           "rate_text": pct(rate_1dp(met, n)) + mark if _shown(n) else SUPPRESSED})
     return {"types": "・".join(d.kpi_table.own_target_types), "summary": summary, "per_scene": per_scene,
             "total": total, "schools": int(total["schools"]) if total else 0}

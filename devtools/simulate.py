@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .definition import Definition, Item
-from .generate import build_template
-from .problems import CATALOGUE
-from .roster import Roster, School
+from pipeline.definition import Definition, Item
+from pipeline.generate import build_template
+from pipeline.problems import PROBLEMS
+from pipeline.roster import Roster, School
 
 JST = dt.timezone(dt.timedelta(hours=9))
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -335,7 +335,7 @@ def apply_mistake(definition, school, answers, rng, first_kind: str) -> tuple[st
 
 def expected_status(expects) -> str:
     """accepted unless a problem of severity error is expected (then the file cannot be used)."""
-    return "rejected" if any(CATALOGUE[e.code].severity == "error" for e in expects) else "accepted"
+    return "rejected" if any(PROBLEMS[e.code].severity == "error" for e in expects) else "accepted"
 
 
 def definition_with_version(definition: Definition, template_version: str) -> Definition:

@@ -11,7 +11,7 @@ slows every number.
 The baseline only reads the same files with pandas.read_excel(sheet_name=None, engine="openpyxl").
 Results print as a table and are appended to bench/results.csv.
 
-Options: python -m pipeline.bench [--sizes 190,2000,30000] [--repeat 3] [--baseline-sample 400]
+Options: python -m devtools.bench [--sizes 190,2000,30000] [--repeat 3] [--baseline-sample 400]
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import config
+from pipeline import config
 
 CACHE = config.ROOT / ".bench"
 RESULTS = config.ROOT / "bench" / "results.csv"
@@ -55,9 +55,9 @@ for path in sys.argv[1:]:
 def cached_inbox(n: int) -> Path:
     """N simulated submissions, generated once; a marker beside the folder says it is complete (inside,
     it would be one more file for consolidate to find)."""
-    from .definition import load_definition
-    from .roster import load_roster
-    from .simulate import simulate_files
+    from pipeline.definition import load_definition
+    from pipeline.roster import load_roster
+    from devtools.simulate import simulate_files
 
     folder = CACHE / f"inbox-{n}"
     done = CACHE / f"inbox-{n}.complete"

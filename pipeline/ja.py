@@ -1,0 +1,216 @@
+"""Japanese formatting: the one place that decides how dates, years, numbers, percents, file names,
+suggestions and the names of states are written for people.
+
+Every output (template, 差戻し workbook, board pack, report, mail, console) formats through here,
+so a date or a percent looks the same wherever it is read.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from decimal import Decimal
+
+# ---------------------------------------------------------------- text
+
+def nfkc(text: str) -> str:
+    """全角数字・全角英字・半角カナ・全角スペース to their usual forms (as schools type them)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+# ---------------------------------------------------------------- years and dates
+
+WEEKDAYS = "月火水木金土日"
+# First day of each era, newest first (令和元年 = 2019-05-01).
+ERAS = ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和"))
+REIWA_OFFSET = 2018  # 令和N年 = 西暦 2018 + N
+
+
+def era_number(n: int) -> str:
+    """1 -> 元, else the number (令和元年, 令和8年)."""
+    return "元" if n == 1 else str(n)
+
+
+def era_date(d: dt.date, *, weekday: bool = True) -> str:
+    """2026-02-27 -> 令和8年2月27日（金）; 2019-05-01 -> 令和元年5月1日（水）."""
+    tail = f"（{WEEKDAYS[d.weekday()]}）" if weekday else ""
+    for start, era in ERAS:
+        if d >= start:
+            return f"{era}{era_number(d.year - start.year + 1)}年{d.month}月{d.day}日{tail}"
+    return f"{d.year}年{d.month}月{d.day}日{tail}"
+
+
+def fiscal_year_label(fiscal_year: int) -> str:
+    """令和N年度 for a fiscal year (April to March; 令和元年度 = FY2019)."""
+    n = fiscal_year - REIWA_OFFSET
+    return f"令和{era_number(n)}年度" if n >= 1 else f"{fiscal_year}年度"
+
+
+def fiscal_year_short(fiscal_year: int) -> str:
+    """R6 for FY2024: how the plan names a year in 「R6比」."""
+    return f"R{fiscal_year - REIWA_OFFSET}"
+
+
+def western_date(d: dt.date | None) -> str:
+    """2026年2月27日 ("" for no date)."""
+    return "" if d is None else f"{d.year}年{d.month}月{d.day}日"
+
+
+def slash_date(d: dt.date) -> str:
+    """2026/2/10: how a school types a date, and how messages show one back."""
+    return f"{d.year}/{d.month}/{d.day}"
+
+
+# Dates as schools type them, after NFKC: 2026/2/10, 2026-02-10, 2026年2月10日, R7.7.1, 令和7年7月1日（火）, 7月1日.
+_ERA_START_YEAR = {"令和": REIWA_OFFSET, "R": REIWA_OFFSET, "平成": 1988, "H": 1988}
+_DAY = r"\s*日?(?:\s*\((?:月|火|水|木|金|土|日)\))?"
+_SEP = r"\s*[/\-.年]\s*"
+_SEP2 = r"\s*[/\-.月]\s*"
+_WESTERN_RE = re.compile(rf"(\d{{4}}){_SEP}(\d{{1,2}}){_SEP2}(\d{{1,2}}){_DAY}")
+_ERA_RE = re.compile(rf"(令和|平成|R|H)\s*(\d{{1,2}}|元){_SEP}(\d{{1,2}}){_SEP2}(\d{{1,2}}){_DAY}", re.I)
+_MONTH_DAY_RE = re.compile(rf"(\d{{1,2}})\s*[/月]\s*(\d{{1,2}}){_DAY}")
+
+
+def _make_date(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def read_date(text: str, fiscal_year: int | None = None) -> tuple[dt.date, str] | None:
+    """A date typed as text (already NFKC'd and stripped) and how it was written: "western"
+    (2026/2/10), "era" (令和8年2月10日, R8.2.10) or "month-day" (2月10日, the year from the fiscal
+    year: April to December in it, January to March in the next). None when it is no date."""
+    if m := _WESTERN_RE.fullmatch(text):
+        found, style = _make_date(int(m.group(1)), int(m.group(2)), int(m.group(3))), "western"
+    elif m := _ERA_RE.fullmatch(text):
+        era = m.group(1).upper() if len(m.group(1)) == 1 else m.group(1)
+        n = 1 if m.group(2) == "元" else int(m.group(2))
+        found, style = _make_date(_ERA_START_YEAR[era] + n, int(m.group(3)), int(m.group(4))), "era"
+    elif (m := _MONTH_DAY_RE.fullmatch(text)) and fiscal_year is not None:
+        month, day = int(m.group(1)), int(m.group(2))
+        found, style = _make_date(fiscal_year if month >= 4 else fiscal_year + 1, month, day), "month-day"
+    else:
+        return None
+    return (found, style) if found is not None else None
+
+
+def timestamp(t: dt.datetime) -> str:
+    """2026年11月25日 14:30."""
+    return f"{western_date(t)} {t.hour:02d}:{t.minute:02d}"
+
+
+# ---------------------------------------------------------------- numbers
+
+DASH = "—"  # a figure that is not shown (too few schools) or cannot be computed
+
+
+def isnull(x) -> bool:
+    """None, NaN, pandas NA or NaT."""
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN
+    except Exception:  # noqa: BLE001 - pandas NA raises on comparison
+        return True
+
+
+def num(x, places: int = 1) -> str:
+    """1 decimal by default, no float noise; 「—」 when empty."""
+    if isnull(x):
+        return DASH
+    return f"{Decimal(str(x)):.{places}f}"
+
+
+def pct(x, places: int = 1) -> str:
+    return DASH if isnull(x) else f"{num(x, places)}%"
+
+
+def target_pct(x) -> str:
+    """A target as the plan writes it: 95%, 65%, 86.5% (no trailing .0)."""
+    if isnull(x):
+        return DASH
+    d = Decimal(str(x))
+    return f"{d.quantize(Decimal(1)) if d == d.to_integral_value() else d}%"
+
+
+def pt(x) -> str:
+    """Point difference the way Japanese reports write it: +14.0pt, ▲6.6pt, ±0.0pt."""
+    if isnull(x):
+        return DASH
+    d = Decimal(str(x))
+    if d > 0:
+        return f"+{d:.1f}pt"
+    if d < 0:
+        return f"▲{-d:.1f}pt"
+    return "±0.0pt"
+
+
+def count(n) -> str:
+    """A whole number with thousands separators: 1,115."""
+    return DASH if isnull(n) else f"{int(n):,}"
+
+
+def show(value) -> str:
+    """A value as a school would recognise it in a message: 3.0 -> 3, dates as 2026/2/10."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return slash_date(value)
+        return f"{slash_date(value)} {value:%H:%M}"
+    if isinstance(value, dt.date):
+        return slash_date(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------- file names
+
+_WIN_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_WIN_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_filename(stem: str, suffix: str = "", limit: int = 120) -> str:
+    """A file name Windows accepts: no reserved characters or names, no trailing dot/space, bounded length."""
+    stem = unicodedata.normalize("NFC", stem)
+    stem = _WIN_BAD.sub("_", stem).strip(" .")
+    if stem.split(".")[0].upper() in _WIN_RESERVED:
+        stem = "_" + stem
+    return (stem[:limit] or "_") + suffix
+
+
+# ---------------------------------------------------------------- lists and suggestions
+
+def listing(items) -> str:
+    """「半角数字・単位なし」: items of a short list joined the Japanese way."""
+    return "・".join(str(i) for i in items)
+
+
+
+def did_you_mean(candidate: str | None) -> str:
+    """「もしかして『週3回以上』ですか？」 for a near miss, "" when there is none."""
+    return f"もしかして『{candidate}』ですか？" if candidate else ""
+
+
+# ---------------------------------------------------------------- names of states
+
+SEVERITY = {"error": "エラー", "query": "確認", "warning": "注意"}
+SEVERITY_ORDER = {"error": 0, "query": 1, "warning": 2}
+# One vocabulary for the states of schools and files, wherever they are shown.
+SCHOOL_STATUS = {"submitted": "提出済み", "invalid": "無効（使えるファイルなし）", "missing": "未提出"}
+FILE_STATUS = {"accepted": "採用", "superseded": "旧版（不採用）", "rejected": "不採用", "ignored": "対象外"}
+MET = {True: "達成", False: "未達成", None: DASH}
+PROVISIONAL = "暫定"
+ALL_SCHOOLS = "全体"  # the row of all school types together
+
+
+def met(value) -> str:
+    """達成 / 未達成 / —."""
+    return MET[None if isnull(value) else bool(value)]
