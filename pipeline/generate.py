@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import os
 import re
+import string
 import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,14 +27,14 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .definition import Definition, Item, Section
-from .catalogue import text
+from .catalogue import TEXTS, text
 from .itemtypes import TYPES
-from .ja import era_date, safe_filename
+from .ja import SEVERITY, era_date, safe_filename
 from .layout import (ANSWER_COL, ANSWER_KEY, KEY_COL, KEY_ROW, KIND_RETURN, KIND_TEMPLATE, META_KEYS, SHEET_LISTS,
                      SHEET_META, answer_name, checklist_row_label, header_text)
 from .roster import School
 
-SHEET_NOTES = "確認事項"
+SHEET_NOTES = text("template.notes.sheet")
 
 INPUT_FILL = "#FFF2CC"
 PREFILL_FILL = "#E7E6E6"
@@ -76,6 +77,23 @@ class Note:
 
 def template_filename(school: School) -> str:
     return safe_filename(f"{school.code}_{school.name}", ".xlsx")
+
+
+def _school_line(school: School) -> str:
+    """仙台市立立町小学校（小学校）: the school under a sheet's title."""
+    return text("template.school", name=school.name, type=school.type)
+
+
+def _formula_text(key: str, /, **cells: str) -> str:
+    """A catalogue text as an Excel string expression, its {fields} taken from cells:
+    ("template.cover.unanswered", count="D24") -> "未回答があと "&D24&" 件あります。" (a `"` is doubled)."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(TEXTS[key]):
+        if literal:
+            parts.append('"' + literal.replace('"', '""') + '"')
+        if field is not None:
+            parts.append(cells[field])
+    return "&".join(parts) or '""'
 
 
 # ------------------------------------------------------------------ builder
@@ -169,8 +187,11 @@ class _Builder:
         self._write_value(ws, row, col, self.answers.get(item.id), fmt)
         self._validation(ws, row, col, item)
         if marks:
-            text = "\n".join(f"【{'エラー' if m.severity == 'error' else '確認'}】{m.message}" for m in marks)
-            ws.write_comment(row, col, text, {"author": "教育委員会", "x_scale": 3, "y_scale": 2.5, "font_name": "Meiryo UI"})
+            # A warning is marked 確認 here, like a query.
+            comment = "\n".join(text("template.comment.line", message=m.message,
+                                      severity=SEVERITY["error" if m.severity == "error" else "query"]) for m in marks)
+            ws.write_comment(row, col, comment, {"author": text("template.comment.author"), "x_scale": 3, "y_scale": 2.5,
+                                                 "font_name": "Meiryo UI"})
 
     def _write_value(self, ws, row, col, value, fmt):
         if value is None or value == "":
@@ -192,14 +213,15 @@ class _Builder:
         ws = self._sheet(section.sheet, [(1, 9), (2, 58), (3, 22), (4, 30)] if not section.matrix else
                          [(1, 6), (2, 58), (3, 10), (4, 10), (5, 10), (6, 10), (7, 8), (8, 18)])
         ws.write_string(1, 1, section.title, self.f_title)
-        ws.write_string(2, 1, f"{self.school.name}（{self.school.type}）", self.f_sub)
+        ws.write_string(2, 1, _school_line(self.school), self.f_sub)
         ws.merge_range(3, 1, 3, 4 if not section.matrix else 8, section.intro, self.f_text)
         ws.set_row(3, 15 * max(2, len(section.intro) // 60 + 1))
         if section.matrix:
             return self._matrix_sheet(ws, section)
         ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
         row = 5
-        heads = ("番号", "項目", "回答", "目標・単位・補足")
+        heads = (text("template.head.number"), text("template.head.item"), text("template.head.answer"),
+                 text("template.head.target-unit-note"))
         for c, h in enumerate(heads, start=1):
             ws.write_string(row, c, h, self.f_head)
         ws.repeat_rows(row, row)
@@ -215,14 +237,14 @@ class _Builder:
             self._answer_cell(ws, section.sheet, row, ANSWER_COL, item)
             notes = []
             if item.target is not None:
-                notes.append(f"目標: {item.target.describe()}")
+                notes.append(text("template.note.target", target=item.target.describe()))
             if item.unit and item.type == "integer":
-                notes.append(f"単位: {item.unit}")
+                notes.append(text("template.note.unit", unit=item.unit))
             if item.hint and item.type != "text":
                 notes.append(item.hint)
             if not item.required and item.is_input:
-                notes.append("任意")
-            ws.write_string(row, 4, "　".join(notes), self.f_note)
+                notes.append(text("template.note.optional"))
+            ws.write_string(row, 4, text("template.separator").join(notes), self.f_note)
             lines = max(1, len(item.label) // 30 + 1)
             if item.type == "text" and item.max_length and item.max_length > 200:
                 ws.set_row(row, 120)
@@ -240,30 +262,35 @@ class _Builder:
         row = 5
         teachers_cell = f"q_{m.sum_equals}" if m.sum_equals else None
         if teachers_cell and m.sum_equals in self.item_ids:
-            ws.write_string(row, 2, "教員数（表紙で入力した人数）", self.f_label)
+            ws.write_string(row, 2, text("template.matrix.teachers"), self.f_label)
             teachers = self.answers.get(m.sum_equals)
-            ws.write_formula(row, 3, f"=IF({teachers_cell}=\"\",\"未入力\",{teachers_cell})", self.f_count,
-                             teachers if teachers not in (None, "") else "未入力")
+            not_entered = _formula_text("template.matrix.not-entered")
+            ws.write_formula(row, 3, f"=IF({teachers_cell}=\"\",{not_entered},{teachers_cell})", self.f_count,
+                             teachers if teachers not in (None, "") else text("template.matrix.not-entered"))
             row += 2
-        ws.write_string(row, 1, "番号", self.f_head)
-        ws.write_string(row, 2, "項目", self.f_head)
+        ws.write_string(row, 1, text("template.head.number"), self.f_head)
+        ws.write_string(row, 2, text("template.head.item"), self.f_head)
         first_col = ANSWER_COL
         for k, col in enumerate(m.columns):
-            ws.write_string(row, first_col + k, f"{col.label}\n（人）", self.f_head)
+            ws.write_string(row, first_col + k, text("template.matrix.column", label=col.label), self.f_head)
             ws.write_string(KEY_ROW, first_col + k, col.key, self.f_key)
         total_col = first_col + len(m.columns)
-        ws.write_string(row, total_col, "合計", self.f_head)
-        ws.write_string(row, total_col + 1, "点検", self.f_head)
+        ws.write_string(row, total_col, text("template.head.total"), self.f_head)
+        ws.write_string(row, total_col + 1, text("template.head.check"), self.f_head)
         ws.set_row(row, 30)
         ws.repeat_rows(row, row)
         ws.freeze_panes(row + 1, 0)
         row += 1
         refs, empty = [], 0
+        check_ok = _formula_text("template.matrix.check-ok")
+        check_mismatch = _formula_text("template.matrix.check-mismatch")
         category = None
         for mrow in m.rows:
             if mrow.category != category:
                 category = mrow.category
-                ws.merge_range(row, 1, row, total_col + 1, f"{category}　{m.categories[category].title}", self.f_sub)
+                ws.merge_range(row, 1, row, total_col + 1,
+                               text("template.matrix.category", category=category, title=m.categories[category].title),
+                               self.f_sub)
                 row += 1
             ws.write_string(row, KEY_COL, f"{m.id_prefix}_{mrow.key}", self.f_key)
             ws.write_string(row, 1, f"{mrow.key[0].upper()}-{mrow.key[1:]}", self.f_ref)
@@ -282,7 +309,8 @@ class _Builder:
             ws.write_formula(row, total_col, f"=SUM({rng})", self.f_count, sum(numeric))
             if teachers_cell:
                 ws.write_formula(row, total_col + 1,
-                                 f"=IF(COUNT({rng})=0,\"\",IF({xl_rowcol_to_cell(row, total_col)}={teachers_cell},\"OK\",\"合計が教員数と違います\"))",
+                                 f"=IF(COUNT({rng})=0,\"\",IF({xl_rowcol_to_cell(row, total_col)}={teachers_cell},"
+                                 f"{check_ok},{check_mismatch}))",
                                  self.f_alert, "")
             row += 1
         return sheet, refs, empty
@@ -294,17 +322,19 @@ class _Builder:
         ws = self.wb.get_worksheet_by_name(section.sheet)
         ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
         ws.write_string(1, 1, f"{s.fiscal_year_label} {s.title}", self.f_title)
-        ws.write_string(2, 1, f"{self.school.name}（{self.school.type}）" + ("　差戻し版" if self.kind == KIND_RETURN else ""), self.f_sub)
-        ws.write_string(3, 1, "提出期限", self.f_label)
+        suffix = text("template.cover.return-suffix") if self.kind == KIND_RETURN else ""
+        ws.write_string(2, 1, _school_line(self.school) + suffix, self.f_sub)
+        ws.write_string(3, 1, text("template.cover.deadline"), self.f_label)
         ws.merge_range(3, 2, 3, 4, era_date(s.deadline), self.f_alert)
-        contact = "　".join(x for x in (s.contact.office, s.contact.person, f"電話 {s.contact.phone}" if s.contact.phone else "",
-                                        s.contact.email) if x)
-        ws.write_string(4, 1, "問い合わせ先", self.f_label)
+        phone = text("template.cover.phone", phone=s.contact.phone) if s.contact.phone else ""
+        contact = text("template.separator").join(
+            x for x in (s.contact.office, s.contact.person, phone, s.contact.email) if x)
+        ws.write_string(4, 1, text("template.cover.contact"), self.f_label)
         ws.merge_range(4, 2, 4, 4, contact, self.f_text)
-        ws.write_string(5, 1, "計画", self.f_label)
+        ws.write_string(5, 1, text("template.cover.plan"), self.f_label)
         ws.merge_range(5, 2, 5, 4, s.plan_title, self.f_text)
         row = 7
-        ws.write_string(row, 1, "記入要領", self.f_sub)
+        ws.write_string(row, 1, text("template.cover.instructions"), self.f_sub)
         row += 1
         for n, line in enumerate(s.instructions, start=1):
             ws.write_string(row, 1, f"{n}.", self.f_ref)
@@ -312,10 +342,10 @@ class _Builder:
             ws.set_row(row, 28)
             row += 1
         row += 1
-        ws.write_string(row, 1, "回答状況（入力すると自動で更新されます）", self.f_sub)
+        ws.write_string(row, 1, text("template.cover.status"), self.f_sub)
         row += 1
-        ws.write_string(row, 2, "シート", self.f_head)
-        ws.write_string(row, 3, "未回答の数", self.f_head)
+        ws.write_string(row, 2, text("template.head.sheet"), self.f_head)
+        ws.write_string(row, 3, text("template.head.unanswered"), self.f_head)
         row += 1
         total_refs = []
         for sheet, refs, empty in status_rows:
@@ -327,29 +357,36 @@ class _Builder:
             ws.write_formula(row, 3, formula, self.f_count, empty)
             total_refs.append((xl_rowcol_to_cell(row, 3), empty))
             row += 1
-        ws.write_string(row, 2, "合計", self.f_head)
+        ws.write_string(row, 2, text("template.head.total"), self.f_head)
         total = sum(e for _, e in total_refs)
         ws.write_formula(row, 3, "=" + "+".join(c for c, _ in total_refs), self.f_count, total)
         total_cell = xl_rowcol_to_cell(row, 3)
         row += 1
         ws.merge_range(row, 2, row, 4, "", self.f_alert)
-        ws.write_formula(row, 2, f"=IF({total_cell}=0,\"すべて回答済みです。このまま提出できます。\",\"未回答があと \"&{total_cell}&\" 件あります。\")",
-                         self.f_alert, "すべて回答済みです。このまま提出できます。" if total == 0 else f"未回答があと {total} 件あります。")
+        all_answered = _formula_text("template.cover.all-answered")
+        unanswered = _formula_text("template.cover.unanswered", count=total_cell)
+        shown = text("template.cover.all-answered") if total == 0 else text("template.cover.unanswered", count=total)
+        ws.write_formula(row, 2, f"=IF({total_cell}=0,{all_answered},{unanswered})", self.f_alert, shown)
         return ws, row + 2
 
     def _cover_items(self, ws, row: int, section: Section):
         ws.write_string(row, 1, section.title, self.f_sub)
         row += 1
-        for c, h in enumerate(("", "項目", "回答", "補足"), start=1):
+        heads = ("", text("template.head.item"), text("template.head.answer"), text("template.head.note"))
+        for c, h in enumerate(heads, start=1):
             ws.write_string(row, c, h, self.f_head)
         row += 1
         refs, empty = [], 0
+        sep = text("template.separator")
         for item in (i for i in self.items if i.section == section.id):
             ws.write_string(row, KEY_COL, item.id, self.f_key)
             ws.write_string(row, 2, item.label, self.f_label)
             self._answer_cell(ws, section.sheet, row, ANSWER_COL, item)
-            note = "（入力済み・変更できません）" if item.prefill else (item.hint or "") + ("" if item.required else "　任意")
-            ws.write_string(row, 4, note.strip("　"), self.f_note)
+            if item.prefill:
+                note = text("template.note.prefilled")
+            else:
+                note = sep.join(x for x in (item.hint, "" if item.required else text("template.note.optional")) if x)
+            ws.write_string(row, 4, note.strip(sep), self.f_note)
             ws.set_row(row, 20)
             if item.required and item.is_input:
                 refs.append(f"'{section.sheet}'!{xl_rowcol_to_cell(row, ANSWER_COL)}")
@@ -385,11 +422,12 @@ class _Builder:
         ws.fit_to_pages(1, 0)
         ws.set_header(f"&R&9{header_text(self.school.name)}")
         ws.set_footer("&C&9&P / &N")
-        ws.write_string(0, 0, f"{self.school.name} への確認事項（{len(self.notes)}件）", self.f_title)
-        ws.merge_range(1, 0, 1, 4, "赤い枠のセルを直して保存し、このファイルをそのまま返信してください。"
-                                   "【確認】は誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。", self.f_text)
+        ws.write_string(0, 0, text("template.notes.title", name=self.school.name, count=len(self.notes)), self.f_title)
+        ws.merge_range(1, 0, 1, 4, text("template.notes.instruction"), self.f_text)
         ws.set_row(1, 30)
-        for c, h in enumerate(("No.", "シート", "セル", "区分", "内容")):
+        heads = (text("template.notes.head.number"), text("template.head.sheet"), text("template.notes.head.cell"),
+                 text("template.notes.head.severity"), text("template.notes.head.message"))
+        for c, h in enumerate(heads):
             ws.write_string(3, c, h, self.f_head)
         ws.repeat_rows(3, 3)
         for n, note in enumerate(self.notes, start=1):
@@ -400,7 +438,9 @@ class _Builder:
                 ws.write_url(r, 2, f"internal:'{note.sheet}'!{note.cell}", self.f_link, note.cell)
             else:
                 ws.write_string(r, 2, note.cell, self.f_label)
-            ws.write_string(r, 3, {"error": "エラー", "query": "確認"}.get(note.severity, "参考"), self.f_ref)
+            # A warning is listed as 参考.
+            kind = SEVERITY[note.severity] if note.severity in ("error", "query") else text("template.notes.reference")
+            ws.write_string(r, 3, kind, self.f_ref)
             ws.write_string(r, 4, note.message, self.f_label)
             ws.set_row(r, max(20, 14 * (len(note.message) // 55 + 1)))
         ws.protect()
@@ -449,7 +489,7 @@ class _Builder:
             "title": f"{self.d.survey.fiscal_year_label} {self.d.survey.title}",
             "subject": self.school.name,
             "author": self.d.survey.contact.office,
-            "company": "仙台市教育委員会",
+            "company": text("template.company"),
             "created": self.generated_at.astimezone(dt.timezone.utc).replace(tzinfo=None),
             "comments": f"{self.d.survey.id} {self.d.survey.template_version}",
         })
@@ -464,7 +504,10 @@ def build_template(definition: Definition, school: School, *, generated_at: dt.d
     generated_at = generated_at or dt.datetime.now().astimezone()
     builder = _Builder(definition, school, generated_at, answers, notes)
     content = builder.build()
-    name = template_filename(school) if notes is None else safe_filename(f"{school.code}_{school.name}_差戻し", ".xlsx")
+    if notes is None:
+        name = template_filename(school)
+    else:
+        name = safe_filename(text("name.return-file", code=school.code, name=school.name), ".xlsx")
     return Template(school, name, content, tuple(builder.placements))
 
 

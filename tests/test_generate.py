@@ -190,3 +190,10 @@ def test_templates_command_writes_one_workbook_per_school(tmp_path, definition, 
     codes = {f.name.split("_")[0] for f in files}
     assert codes == {s.code for s in roster.schools}
     assert "191校分の調査票を作成しました" in capsys.readouterr().out
+
+
+def test_formula_texts_come_from_the_catalogue_with_quotes_doubled(monkeypatch):
+    from pipeline import generate
+    monkeypatch.setitem(generate.TEXTS, "template.cover.unanswered", '未回答が "あと" {count} 件')
+    assert generate._formula_text("template.cover.unanswered", count="D24") == '"未回答が ""あと"" "&D24&" 件"'
+    assert generate._formula_text("template.matrix.check-ok") == '"OK"'
