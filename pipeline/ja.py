@@ -193,6 +193,11 @@ def listing(items) -> str:
     return "・".join(str(i) for i in items)
 
 
+def comma_listing(items) -> str:
+    """「a.xlsx、b.xlsx」: items of a list of names or phrases joined with the Japanese comma 、."""
+    return "、".join(str(i) for i in items)
+
+
 
 def did_you_mean(candidate: str | None) -> str:
     """「もしかして『週3回以上』ですか？」 for a near miss, "" when there is none."""

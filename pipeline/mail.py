@@ -36,13 +36,13 @@ import jinja2
 import yaml
 
 from . import config
+from .catalogue import text
 from .digest import sha256 as _sha256
 from .errors import UsageError
-from .ja import era_date, safe_filename
+from .ja import comma_listing, era_date, listing, safe_filename
 
 TEMPLATE_DIR = Path(__file__).with_name("mail_templates")
 LOG_NAME = "mail-send-log.csv"
-SUMMARY_NAME = "送信一覧.csv"
 SUMMARY_FIELDS = ["school_code", "school_name", "address", "status", "attachment", "note"]
 LOG_FIELDS = ["sent_at", "verb", "survey_id", "fiscal_year", "school_code", "detail", "address", "message_id"]
 XLSX_SUBTYPE = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,18 +52,19 @@ MAX_LISTED = 30
 # RFC 5322 line limit; a longer one-line filename parameter falls back to RFC 2231 continuations.
 MAX_LINE = 998
 
-VERB_LABEL = {"distribute": "配布メール", "remind": "督促メール", "return": "差戻しメール"}
-STATUS_LABEL = {
-    "pending": "送信予定",
-    "draft": "下書き作成",
-    "sent": "送信",
-    "already_sent": "送信済みのため省略",
-    "no_address": "メールアドレスなし",
-    "no_attachment": "添付ファイルなし",
-    "refused": "受付不可",
-    "not_in_roster": "学校一覧にない",
-    "failed": "送信失敗",
-    "not_sent": "未送信（中断）",
+VERB_KEY = {"distribute": "mail.verb.distribute", "remind": "mail.verb.remind", "return": "mail.verb.return"}
+# A job's status (as written in 送信一覧.csv) -> the catalogue key of its label.
+STATUS_KEY = {
+    "pending": "mail.status.pending",
+    "draft": "mail.status.draft",
+    "sent": "mail.status.sent",
+    "already_sent": "mail.status.already_sent",
+    "no_address": "mail.status.no_address",
+    "no_attachment": "mail.status.no_attachment",
+    "refused": "mail.status.refused",
+    "not_in_roster": "mail.status.not_in_roster",
+    "failed": "mail.status.failed",
+    "not_sent": "mail.status.not_sent",
 }
 
 # A deliberately plain address: ASCII local part and a dotted host name. Anything fancier
@@ -76,23 +77,24 @@ _ADDR_RE = re.compile(
 # ------------------------------------------------------------------ small helpers
 
 
-def _bad_chars(text: str) -> list[str]:
+def _bad_chars(value: str) -> list[str]:
     """Characters that could break or disguise a mail header: controls, line/paragraph separators, format characters."""
-    return [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs")]
+    return [c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs")]
 
 
 def _describe_bad(chars: list[str]) -> str:
     names = []
     for c in chars:
-        name = {"\n": "改行", "\r": "改行", "\t": "タブ"}.get(c, f"制御文字（U+{ord(c):04X}）")
+        key = {"\n": "mail.char.newline", "\r": "mail.char.newline", "\t": "mail.char.tab"}.get(c, "mail.char.control")
+        name = text(key, codepoint=f"{ord(c):04X}")
         if name not in names:
             names.append(name)
-    return "・".join(names)
+    return listing(names)
 
 
-def _visible(text: str) -> str:
+def _visible(value: str) -> str:
     """The text with invisible characters spelt out, so a message can show where they are."""
-    return "".join(repr(c)[1:-1] if _bad_chars(c) else c for c in text)
+    return "".join(repr(c)[1:-1] if _bad_chars(c) else c for c in value)
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
@@ -101,12 +103,12 @@ def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
             reader = csv.DictReader(f)
             missing = required - set(reader.fieldnames or ())
             if missing:
-                raise UsageError(f"{path}: 列 {', '.join(sorted(missing))} がありません。集約結果のファイルではないようです。")
+                raise UsageError(text("mail.csv.missing-columns", path=path, columns=", ".join(sorted(missing))))
             return [{k: (v or "") for k, v in row.items() if k is not None} for row in reader]
     except FileNotFoundError:
-        raise UsageError(f"{path} がありません。集約結果のフォルダを確かめてください。") from None
+        raise UsageError(text("mail.csv.missing", path=path)) from None
     except UnicodeDecodeError:
-        raise UsageError(f"{path} を UTF-8 として読めません。集約結果のファイルを Excel で上書き保存していないか確かめてください。") from None
+        raise UsageError(text("mail.csv.not-utf8", path=path)) from None
 
 
 # ------------------------------------------------------------------ configuration
@@ -132,47 +134,48 @@ def load_mail_config(path: Path) -> MailConfig:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"メールの設定ファイル {path} がありません。差出人などを書いた設定ファイルを用意してください。") from None
+        raise UsageError(text("mail.config.missing", path=path)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"メールの設定ファイル {path} を読めません（{exc}）。UTF-8 の YAML として保存してください。") from None
+        raise UsageError(text("mail.config.unreadable", path=path, reason=exc)) from None
     data = data or {}
     if not isinstance(data, dict):
-        raise UsageError(f"メールの設定ファイル {path} の形式が正しくありません（「sender: …」のような行が必要です）。")
+        raise UsageError(text("mail.config.not-a-mapping", path=path))
     known = {f.name for f in fields(MailConfig)}
     msgs = []
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
-        msgs.append(f"知らない項目 {', '.join(unknown)} があります（綴りを確かめてください）。")
+        msgs.append(text("mail.config.unknown-keys", keys=", ".join(unknown)))
     # An empty YAML value (`port:`) means "use the default".
     values = {k: v for k, v in data.items() if k in known and v is not None}
     for key in ("sender", "sender_name", "reply_to", "host", "ca_file", "user", "password_env"):
         if key in values:
             if not isinstance(values[key], (str, int)) or isinstance(values[key], bool):
-                msgs.append(f"{key} は文字で書いてください。")
+                msgs.append(text("mail.config.not-text", key=key))
                 values.pop(key)
             else:
                 values[key] = str(values[key]).strip()
     if not values.get("sender"):
-        msgs.append("差出人のアドレス（sender）を書いてください。")
+        msgs.append(text("mail.config.no-sender"))
     for key in ("sender", "reply_to"):
         v = values.get(key, "")
         if v and not _ADDR_RE.fullmatch(v):
-            msgs.append(f"{key} のメールアドレス「{_visible(v)}」の形式が正しくありません。")
+            msgs.append(text("mail.config.bad-address", key=key, address=_visible(v)))
     for key in ("sender_name", "host", "user"):
         if _bad_chars(values.get(key, "")):
-            msgs.append(f"{key} に改行や制御文字が含まれています。")
+            msgs.append(text("mail.config.control-chars", key=key))
     if "port" in values:
         p = values["port"]
         if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
-            msgs.append(f"port は 1～65535 の整数で書いてください（「{p}」）。")
+            msgs.append(text("mail.config.bad-port", port=p))
     if not isinstance(values.get("starttls", True), bool):
-        msgs.append("starttls は true か false で書いてください。")
+        msgs.append(text("mail.config.bad-starttls"))
     for key in ("interval", "timeout"):
         v = values.get(key, 0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            msgs.append(f"{key} は 0 以上の数（秒）で書いてください。")
+            msgs.append(text("mail.config.bad-seconds", key=key))
     if msgs:
-        raise UsageError(f"メールの設定ファイル {path} に誤りがあります:\n" + "\n".join(f"  - {m}" for m in msgs))
+        errors = "\n".join(text("error.list-item", message=m) for m in msgs)
+        raise UsageError(text("mail.config.errors", path=path, errors=errors))
     return MailConfig(**values)
 
 
@@ -211,7 +214,7 @@ class Job:
 
     @property
     def where(self) -> str:
-        return f"学校一覧の学校コード {self.code} の行"
+        return text("mail.roster-row", code=self.code)
 
     def skip(self, status: str, note: str) -> None:
         self.status, self.note = status, note
@@ -223,22 +226,22 @@ def _screen(job: Job, address: str) -> None:
     load_roster already rejects such rows; this is checked again here because the message
     headers are where it matters, whatever built the Roster.
     """
-    for what, text in (("学校コード", job.code), ("学校名", job.name)):
-        bad = _bad_chars(text)
+    for field_key, value in (("mail.field.code", job.code), ("mail.field.name", job.name)):
+        bad = _bad_chars(value)
         if bad:
-            job.skip("refused", f"{job.where}: {what}「{_visible(text)}」に{_describe_bad(bad)}が含まれているため、"
-                                "メールの見出し（件名・宛先）に使えません。学校一覧を直してください。")
+            job.skip("refused", text("mail.refused.header-field", where=job.where, field=text(field_key),
+                                     value=_visible(value), chars=_describe_bad(bad)))
             return
     bad = _bad_chars(address)
     if bad:
-        job.skip("refused", f"{job.where}: メールアドレス「{_visible(address)}」に{_describe_bad(bad)}が含まれているため、"
-                            "宛先に使えません。学校一覧を直してください。")
+        job.skip("refused", text("mail.refused.address-chars", where=job.where, address=_visible(address),
+                                 chars=_describe_bad(bad)))
         return
     address = address.strip()
     if not address:
-        job.skip("no_address", "学校一覧のメールアドレスが空欄です。")
+        job.skip("no_address", text("mail.no-address"))
     elif not _ADDR_RE.fullmatch(address):
-        job.skip("refused", f"{job.where}: メールアドレス「{address}」の形式が正しくありません。学校一覧を直してください。")
+        job.skip("refused", text("mail.refused.bad-address", where=job.where, address=address))
     else:
         job.addresses = (address,)
 
@@ -266,20 +269,21 @@ def _attach(job: Job, files: dict[str, list[Path]], folder: Path, kind: str) -> 
         job.attachment = found[0]
         job.data = found[0].read_bytes()
     elif not found:
-        job.skip("no_attachment", f"{kind}（{job.code}_….xlsx）が {folder} にありません。")
+        job.skip("no_attachment", text("mail.attachment.missing", kind=kind, code=job.code, folder=folder))
     else:
-        job.skip("no_attachment", f"{kind}が {len(found)} 個あります（{'、'.join(p.name for p in found)}）。1つにしてください。")
+        job.skip("no_attachment", text("mail.attachment.several", kind=kind, count=len(found),
+                                       files=comma_listing(p.name for p in found)))
 
 
 def plan_distribute(definition, roster, templates: Path) -> list[Job]:
     if not templates.is_dir():
-        raise UsageError(f"調査票のフォルダ {templates} がありません。先に make templates で調査票を作ってください。")
+        raise UsageError(text("mail.no-templates-folder", folder=templates))
     files = _files_by_code(templates)
     jobs = []
     for school in roster.schools:
         job = _job_for_school(school)
         if job.status == "pending":
-            _attach(job, files, templates, "調査票")
+            _attach(job, files, templates, text("mail.kind.template"))
             job.detail = _sha256(job.data)
         jobs.append(job)
     return jobs
@@ -294,7 +298,7 @@ def newest_run(outbox: Path) -> Path:
             if m and p.is_dir() and (p / "schools.csv").is_file():
                 runs.append(((p.name[:15], int(m.group(1) or 1)), p))
     if not runs:
-        raise UsageError(f"{outbox} に集約結果のフォルダがありません。先に make consolidate を実行するか、--run でフォルダを指定してください。")
+        raise UsageError(text("mail.no-run", outbox=outbox))
     return max(runs)[1]
 
 
@@ -302,7 +306,7 @@ def _resolve_run(opts: Options) -> Path:
     if opts.run is None:
         return newest_run(opts.outbox)
     if not (opts.run / "schools.csv").is_file():
-        raise UsageError(f"{opts.run} は集約結果のフォルダではありません（schools.csv がありません）。")
+        raise UsageError(text("mail.not-a-run", folder=opts.run))
     return opts.run
 
 
@@ -318,7 +322,7 @@ def plan_remind(definition, roster, run: Path) -> list[Job]:
             job = _job_for_school(by_code[code])
         else:
             job = Job(code=code, name=r.get("school_name", ""))
-            job.skip("not_in_roster", "集約結果にはありますが、学校一覧にない学校です。")
+            job.skip("not_in_roster", text("mail.not-in-roster"))
         job.detail = run.name
         jobs.append(job)
     return jobs
@@ -327,10 +331,10 @@ def plan_remind(definition, roster, run: Path) -> list[Job]:
 def _place(p: dict) -> str:
     sheet, cell = p.get("sheet", "").strip(), p.get("cell", "").strip()
     if sheet and cell:
-        return f"「{sheet}」シート {cell}"
+        return text("mail.place.sheet-cell", sheet=sheet, cell=cell)
     if sheet:
-        return f"「{sheet}」シート"
-    return f"セル {cell}" if cell else "ファイル全体"
+        return text("mail.place.sheet", sheet=sheet)
+    return text("mail.place.cell", cell=cell) if cell else text("mail.place.file")
 
 
 def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
@@ -356,11 +360,11 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
             continue
         by_school.setdefault(code, []).append({**p, "place": _place(p)})
     if unattributed:
-        notes.append(f"学校を特定できないファイルの問題が {unattributed} 件あります（{run / 'problems.csv'}）。メールは作りません。")
+        notes.append(text("mail.note.unattributed", count=unattributed, path=run / "problems.csv"))
     order = [r["school_code"].strip() for r in schools]
     codes = [c for c in order if c in by_school] + [c for c in by_school if c not in order]
     names = {r["school_code"].strip(): r.get("school_name", "") for r in schools}
-    folder = run / "差戻し"
+    folder = run / text("name.returns-folder")
     files = _files_by_code(folder) if folder.is_dir() else {}
     by_code = roster.by_code()
     jobs = []
@@ -369,13 +373,13 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
             job = _job_for_school(by_code[code])
         else:
             job = Job(code=code, name=names.get(code, ""))
-            job.skip("not_in_roster", "集約結果にはありますが、学校一覧にない学校です。")
+            job.skip("not_in_roster", text("mail.not-in-roster"))
         job.errors = [p for p in by_school[code] if p["severity"] == "error"]
         job.queries = [p for p in by_school[code] if p["severity"] == "query"]
         if job.status == "pending":
-            _attach(job, files, folder, "差戻しファイル")
+            _attach(job, files, folder, text("mail.kind.return-file"))
             if job.status == "no_attachment":
-                notes.append(f"{job.code} {job.name} は差戻しの対象ですが、差戻しファイルがないためメールを作りません（{job.note}）")
+                notes.append(text("mail.note.no-return-file", code=job.code, name=job.name, reason=job.note))
             job.detail = f"{run.name}:{_sha256(job.data)}"
         jobs.append(job)
     return jobs
@@ -424,11 +428,11 @@ def render(verb: str, context: dict) -> tuple[str, str]:
         body = tmpl.render(context)
         subject = "".join(tmpl.blocks["subject"](tmpl.new_context(context))).strip()
     except (jinja2.TemplateError, KeyError) as exc:
-        raise UsageError(f"メールの文面テンプレート {TEMPLATE_DIR / (verb + '.txt.j2')} に誤りがあります（{exc}）。") from None
+        raise UsageError(text("mail.template-error", path=TEMPLATE_DIR / f"{verb}.txt.j2", reason=exc)) from None
     bad = _bad_chars(subject)
     if bad:
-        raise UsageError(f"件名「{_visible(subject)}」に{_describe_bad(bad)}が含まれています。"
-                         f"テンプレート {verb}.txt.j2 の subject と調査定義の title を確かめてください。")
+        raise UsageError(text("mail.bad-subject", subject=_visible(subject), chars=_describe_bad(bad),
+                              template=f"{verb}.txt.j2"))
     body = re.sub(r"\n{3,}", "\n\n", body).strip("\n") + "\n"
     return subject, body
 
@@ -513,7 +517,7 @@ class SendLog:
         except OSError:
             self._f.close()
             self._f = None
-            raise UsageError(f"別の送信が実行中です（{self.path} を使用中）。終わってからもう一度実行してください。") from None
+            raise UsageError(text("mail.log-busy", path=self.path)) from None
         if new:
             self._f.write("\ufeff" + ",".join(LOG_FIELDS) + "\r\n")
         elif torn:
@@ -549,50 +553,46 @@ class _Abort(Exception):
 def _smtp_target(mcfg: MailConfig, opts: Options) -> tuple[str, int, str | None]:
     host = opts.smtp_host or mcfg.host
     if not host:
-        raise UsageError("送信先の SMTP サーバーが指定されていません。--smtp-host（make では SMTP_HOST=）で指定するか、"
-                         f"{config.MAIL_CONFIG} の host に書いてください。")
+        raise UsageError(text("mail.smtp.no-host", config=config.MAIL_CONFIG))
     port = opts.smtp_port or mcfg.port or (587 if mcfg.starttls else 25)
     password = None
     if mcfg.user:
         password = os.environ.get(mcfg.password_env)
         if not password:
-            raise UsageError(f"SMTP のパスワードが設定されていません。環境変数 {mcfg.password_env} にパスワードを入れてから実行してください"
-                             "（パスワードは設定ファイルには書きません）。")
+            raise UsageError(text("mail.smtp.no-password", env=mcfg.password_env))
     return host, port, password
 
 
 def _connect(mcfg: MailConfig, host: str, port: int, password: str | None) -> smtplib.SMTP:
-    where = f"SMTP サーバー {host}:{port}"
+    where = text("mail.smtp.server", host=host, port=port)
     try:
         smtp = smtplib.SMTP(host, port, timeout=mcfg.timeout or None)
     except OSError as exc:
-        raise UsageError(f"{where} に接続できませんでした（{exc}）。サーバー名とポート番号を確かめてください。") from None
+        raise UsageError(text("mail.smtp.no-connection", server=where, reason=exc)) from None
     try:
         smtp.ehlo()
         if mcfg.starttls:
             if not smtp.has_extn("starttls"):
-                raise UsageError(f"{where} は STARTTLS（暗号化）に対応していません。庁内の中継サーバーで暗号化が不要な場合だけ、"
-                                 f"{config.MAIL_CONFIG} の starttls を false にしてください。")
+                raise UsageError(text("mail.smtp.no-starttls", server=where, config=config.MAIL_CONFIG))
             smtp.starttls(context=ssl.create_default_context(cafile=mcfg.ca_file or None))
             smtp.ehlo()
         if mcfg.user:
             smtp.login(mcfg.user, password or "")
     except smtplib.SMTPAuthenticationError:
         smtp.close()
-        raise UsageError(f"{where} でユーザー {mcfg.user} の認証に失敗しました。ユーザー名と環境変数 {mcfg.password_env} のパスワードを確かめてください。") from None
+        raise UsageError(text("mail.smtp.login-failed", server=where, user=mcfg.user, env=mcfg.password_env)) from None
     except smtplib.SMTPNotSupportedError:
         smtp.close()
-        raise UsageError(f"{where} は認証（AUTH）に対応していません。{config.MAIL_CONFIG} の user を空欄にしてください。") from None
+        raise UsageError(text("mail.smtp.no-auth", server=where, config=config.MAIL_CONFIG)) from None
     except ssl.SSLError as exc:
         smtp.close()
-        raise UsageError(f"{where} との暗号化（STARTTLS）に失敗しました（{exc}）。サーバーの証明書が庁内の認証局のものなら、"
-                         f"{config.MAIL_CONFIG} の ca_file にその証明書を指定してください。") from None
+        raise UsageError(text("mail.smtp.tls-failed", server=where, reason=exc, config=config.MAIL_CONFIG)) from None
     except UsageError:
         smtp.close()
         raise
     except (smtplib.SMTPException, OSError) as exc:
         smtp.close()
-        raise UsageError(f"{where} との通信に失敗しました（{exc}）。") from None
+        raise UsageError(text("mail.smtp.failed", server=where, reason=exc)) from None
     return smtp
 
 
@@ -600,19 +600,20 @@ def _send_one(smtp: smtplib.SMTP, sender: str, job: Job) -> None:
     try:
         refused = smtp.sendmail(sender, list(job.addresses), job.raw)
     except smtplib.SMTPRecipientsRefused as exc:
-        detail = "、".join(f"{a}（{code} {msg.decode(errors='replace')}）" for a, (code, msg) in exc.recipients.items())
-        job.skip("failed", f"宛先をサーバーに拒否されました: {detail}")
+        detail = comma_listing(text("mail.refused-recipient", address=a, code=code, reply=msg.decode(errors="replace"))
+                               for a, (code, msg) in exc.recipients.items())
+        job.skip("failed", text("mail.note.recipients-refused", recipients=detail))
         return
     except smtplib.SMTPResponseException as exc:
         if exc.smtp_code == 421:  # the server is closing the connection
             raise _Abort(f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from None
-        job.skip("failed", f"サーバーに拒否されました（{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}）")
+        job.skip("failed", text("mail.note.server-refused", code=exc.smtp_code, reply=exc.smtp_error.decode(errors="replace")))
         return
     except (smtplib.SMTPException, OSError) as exc:
         raise _Abort(str(exc) or type(exc).__name__) from None
     job.status = "sent"
     if refused:
-        job.note = "一部の宛先はサーバーに拒否されました: " + "、".join(refused)
+        job.note = text("mail.note.some-refused", addresses=comma_listing(refused))
 
 
 def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, log: SendLog,
@@ -633,7 +634,7 @@ def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, 
             try:
                 _send_one(smtp, mcfg.sender, job)
             except _Abort as exc:
-                stopped = f"サーバーとの接続が切れました（{exc}）"
+                stopped = text("mail.stopped.connection-lost", reason=exc)
                 break
             if job.status == "sent":
                 log.append({
@@ -642,11 +643,12 @@ def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, 
                     "school_code": job.code, "detail": job.detail, "address": "; ".join(job.addresses),
                     "message_id": job.message_id,
                 })
-                print(f"  送信 {job.code} {job.name} → {', '.join(job.addresses)}", file=out, flush=True)
+                print(text("mail.sent-line", code=job.code, name=job.name, addresses=", ".join(job.addresses)),
+                      file=out, flush=True)
             else:
-                print(f"  失敗 {job.code} {job.name}: {job.note}", file=out, flush=True)
+                print(text("mail.failed-line", code=job.code, name=job.name, note=job.note), file=out, flush=True)
     except KeyboardInterrupt:
-        stopped = "中断されました（Ctrl+C）"
+        stopped = text("mail.stopped.interrupted")
     finally:
         log.close()
         if smtp is not None:
@@ -657,7 +659,7 @@ def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, 
     if stopped:
         for job in todo:
             if job.status == "pending":
-                job.skip("not_sent", "送信が途中で止まったため送っていません。もう一度実行すると送ります。")
+                job.skip("not_sent", text("mail.note.not-sent"))
     return stopped
 
 
@@ -680,7 +682,7 @@ def _write_folder(outbox: Path, now: dt.datetime, jobs: list[Job]) -> Path:
         for job in jobs:
             if job.raw and job.status in ("draft", "sent"):
                 (tmp / safe_filename(f"{job.code}_{job.name}", ".eml")).write_bytes(job.raw)
-        with (tmp / SUMMARY_NAME).open("w", encoding="utf-8-sig", newline="") as f:
+        with (tmp / text("mail.summary-file")).open("w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
             w.writerow(SUMMARY_FIELDS)
             for job in jobs:
@@ -716,10 +718,10 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
     elif verb in ("remind", "return"):
         run_dir = _resolve_run(opts)
         as_of = dt.datetime.strptime(run_dir.name[:8], "%Y%m%d").date() if RUN_DIR_RE.fullmatch(run_dir.name) else None
-        print(f"集約結果: {run_dir}", file=out)
+        print(text("mail.run-folder", folder=run_dir), file=out)
         jobs = plan_remind(definition, roster, run_dir) if verb == "remind" else plan_return(definition, roster, run_dir, notes)
     else:
-        raise UsageError("mail の後に distribute・remind・return のどれかを指定してください。")
+        raise UsageError(text("mail.unknown-verb"))
 
     log = SendLog(opts.outbox / LOG_NAME)
     sent_before = log.load()
@@ -728,27 +730,29 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
             continue
         key = _log_key(verb, definition, job)
         if opts.send and key in sent_before:
-            job.skip("already_sent", f"{sent_before[key]} に送信済みです。")
+            job.skip("already_sent", text("mail.already-sent", when=sent_before[key]))
             continue
         msg = compose(verb, definition, job, mcfg, now, as_of=as_of, draft=not opts.send)
         job.message_id = str(msg["Message-ID"])
         job.raw = msg.as_bytes()
         if not opts.send and key in sent_before:
-            job.note = f"{sent_before[key]} に SMTP で送信済みです（下書きは作りました）。"
+            job.note = text("mail.already-sent-draft", when=sent_before[key])
 
-    label = VERB_LABEL[verb]
+    label = text(VERB_KEY[verb])
     if opts.dry_run:
-        print(f"{label}（確認のみ。何も書き出さず、送信もしません）:", file=out)
+        print(text("mail.dry-run.heading", label=label), file=out)
+        pending_word = text(STATUS_KEY["pending"] if opts.send else "mail.status.pending-draft")
         for job in jobs:
             if job.status == "pending":
-                att = f"（添付: {job.attachment.name}）" if job.attachment else ""
-                print(f"  {'送信予定' if opts.send else '作成予定'} {job.code} {job.name} → {', '.join(job.addresses)}{att}", file=out)
-        _report(jobs, label, notes, out, pending_word="送信予定" if opts.send else "作成予定")
+                att = text("mail.dry-run.attachment", name=job.attachment.name) if job.attachment else ""
+                print(text("mail.dry-run.line", status=pending_word, code=job.code, name=job.name,
+                           addresses=", ".join(job.addresses), attachment=att), file=out)
+        _report(jobs, label, notes, out, pending_word=pending_word)
         return 0
 
     stopped = None
     if opts.send:
-        print(f"{label}を送信します（{target[0]}:{target[1]}）:", file=out, flush=True)
+        print(text("mail.sending", label=label, host=target[0], port=target[1]), file=out, flush=True)
         stopped = _send_all(jobs, verb, definition, mcfg, target, log, out)
     else:
         for job in jobs:
@@ -759,27 +763,33 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
     if opts.send:
         skipped = sum(j.status == "already_sent" for j in jobs)
         if skipped:
-            print(f"{skipped}校は送信済みのため送りませんでした（送信記録: {log.path}）。", file=out)
+            print(text("mail.skipped-already-sent", count=skipped, log=log.path), file=out)
     if stopped:
         left = sum(j.status == "not_sent" for j in jobs)
-        print(f"送信が途中で止まりました: {stopped}。{left}校が未送信です。"
-              "同じコマンドをもう一度実行すると、送信済みの学校を除いて送ります。", file=sys.stderr)
+        print(text("mail.stopped", reason=stopped, count=left), file=sys.stderr)
     print(folder.resolve(), file=out)
     if stopped:
-        return 130 if "Ctrl+C" in stopped else 1
+        return 130 if stopped == text("mail.stopped.interrupted") else 1
     return 0
 
 
-def _report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_word: str = "送信予定") -> None:
+def _report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_word: str | None = None) -> None:
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
-    parts = [f"{pending_word if s == 'pending' else STATUS_LABEL[s]} {n}校" for s, n in counts.items()]
-    print(f"{label}: 対象 {len(jobs)}校" + (f" — {'、'.join(parts)}" if parts else "（対象の学校はありません）"), file=out)
+    words = {s: text(STATUS_KEY[s]) for s in counts}
+    if pending_word and "pending" in words:
+        words["pending"] = pending_word
+    parts = [text("mail.report.count", status=words[s], count=n) for s, n in counts.items()]
+    if parts:
+        print(text("mail.report.total", label=label, count=len(jobs), counts=comma_listing(parts)), file=out)
+    else:
+        print(text("mail.report.none", label=label, count=len(jobs)), file=out)
     problems = [j for j in jobs if j.status in ("no_address", "no_attachment", "refused", "not_in_roster", "failed")]
     if problems:
-        print("次の学校にはメールを作成・送信していません（送信一覧.csv にも記載）:", file=out)
+        print(text("mail.report.not-mailed"), file=out)
         for job in problems:
-            print(f"  [{STATUS_LABEL[job.status]}] {job.code} {_visible(job.name)}: {job.note}", file=out)
+            print(text("mail.report.not-mailed-line", status=text(STATUS_KEY[job.status]), code=job.code,
+                       name=_visible(job.name), note=job.note), file=out)
     for note in notes:
-        print(f"注意: {note}", file=out)
+        print(text("warning.line", message=note), file=out)
