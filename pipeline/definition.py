@@ -18,10 +18,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import ja
+from .catalogue import text
+from .catalogue.vocabulary import SCHOOL_TYPES
 from .errors import DefinitionError
 from .itemtypes import ItemTypeName
+from .layout import checklist_row_label
 
-SCHOOL_TYPES_ALL = ("小学校", "中学校", "高等学校", "中等教育学校", "特別支援学校")
 # Excel's limit for a list written inline in a data validation (commas included).
 INLINE_LIST_LIMIT = 255
 # What follows q_ must keep the whole name a valid Excel defined name that is not a cell
@@ -87,8 +90,8 @@ class Target(_Frozen):
 
     def describe(self) -> str:
         if self.min is not None:
-            return f"年{self.min}回以上"
-        return "・".join(self.met_if or ())
+            return text("definition.target-at-least", min=self.min)
+        return ja.listing(self.met_if or ())
 
 
 Prefill = Literal["school_code", "school_name", "school_type", "ward"]
@@ -319,11 +322,11 @@ def section_items(section: Section) -> list[Item]:
                 items.append(
                     Item(
                         id=m.item_id(row.key, col.key),
-                        label=f"{row.key.upper()[0]}-{row.key[1:]} {col.label}",
+                        label=f"{checklist_row_label(row.key)} {col.label}",
                         type="integer",
                         min=m.min,
                         max=m.max,
-                        unit="人",
+                        unit=text("definition.checklist-unit"),
                         plan_ref=section.plan_ref,
                         verified=row.verified,
                         section=section.id,
@@ -341,56 +344,57 @@ def load_definition(path: str | Path) -> Definition:
     """Read a YAML definition and check it; raise DefinitionError with every mistake found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DefinitionError([f"{path}: 調査定義ファイルが見つかりません。"]) from None
+        raise DefinitionError([_in_file(path, "definition.file-missing")]) from None
     except UnicodeDecodeError:
-        raise DefinitionError([f"{path}: 文字コードが UTF-8 ではありません。UTF-8 で保存し直してください。"]) from None
+        raise DefinitionError([_in_file(path, "definition.not-utf8")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(source, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{mark.line + 1}行目" if mark else "不明な位置"
-        raise DefinitionError([f"{path}（{where}）: YAML として読めません（{getattr(exc, 'problem', exc)}）。"]) from None
+        where = text("definition.line", line=mark.line + 1) if mark else text("definition.line-unknown")
+        message = text("definition.not-yaml", problem=str(getattr(exc, "problem", exc)))
+        raise DefinitionError([text("definition.at", path=path, where=where, message=message)]) from None
     if not isinstance(data, dict):
-        raise DefinitionError([f"{path}: 調査定義の形式ではありません（先頭が「survey:」などの見出しである必要があります）。"])
+        raise DefinitionError([_in_file(path, "definition.not-a-definition")])
     try:
         definition = Definition.model_validate({**data, "source": str(path)})
     except ValidationError as exc:
         raise DefinitionError([_pydantic_message(path, node, err) for err in exc.errors()]) from None
     problems = check_definition(definition)
     if problems:
-        raise DefinitionError([f"{path}（{where}）: {msg}" for where, msg in _with_lines(node, problems)])
+        raise DefinitionError([text("definition.at", path=path, where=_where(node, loc), message=msg)
+                               for loc, msg in problems])
     return definition
 
 
-_PYDANTIC_JA = {
-    "extra_forbidden": "知らない項目名です（綴りを確認してください）",
-    "missing": "必須の項目がありません",
-    "literal_error": "使えない値です",
-    "int_parsing": "整数で書いてください",
-    "float_parsing": "数値で書いてください",
-    "bool_parsing": "true または false で書いてください",
-    "date_from_datetime_parsing": "日付（例 2026-02-27）で書いてください",
-    "date_parsing": "日付（例 2026-02-27）で書いてください",
-    "string_type": "文字で書いてください",
-    "tuple_type": "一覧（[a, b]）で書いてください",
-    "dict_type": "見出し付きの形（key: value）で書いてください",
-    "model_type": "見出し付きの形（key: value）で書いてください",
+def _in_file(path: Path, key: str) -> str:
+    return text("definition.in-file", path=path, message=text(key))
+
+
+# What pydantic's error types say, in the words of someone editing the YAML.
+_PYDANTIC_REASONS = {
+    "extra_forbidden": "definition.unknown-key",
+    "missing": "definition.missing-key",
+    "literal_error": "definition.value-not-allowed",
+    "int_parsing": "definition.not-integer",
+    "float_parsing": "definition.not-number",
+    "bool_parsing": "definition.not-bool",
+    "date_from_datetime_parsing": "definition.not-date",
+    "date_parsing": "definition.not-date",
+    "string_type": "definition.not-text",
+    "tuple_type": "definition.not-list",
+    "dict_type": "definition.not-mapping",
+    "model_type": "definition.not-mapping",
 }
 
 
 def _pydantic_message(path: Path, node, err: dict) -> str:
-    loc = tuple(err["loc"])
-    line = _line_of(node, loc)
-    place = ".".join(str(p) for p in loc)
-    reason = _PYDANTIC_JA.get(err["type"], "値が正しくありません")
-    extra = ""
-    if err["type"] == "literal_error":
-        extra = f"（使える値: {err.get('ctx', {}).get('expected', '')}）"
-    where = f"{line}行目, " if line else ""
-    return f"{path}（{where}{place}）: {reason}{extra}。"
+    reason = text(_PYDANTIC_REASONS.get(err["type"], "definition.bad-value"),
+                  expected=(err.get("ctx") or {}).get("expected", ""))
+    return text("definition.at", path=path, where=_where(node, tuple(err["loc"])), message=reason)
 
 
 def _line_of(node, loc: tuple) -> int | None:
@@ -415,89 +419,96 @@ def _line_of(node, loc: tuple) -> int | None:
     return best
 
 
-def _with_lines(node, problems: list[tuple[tuple, str]]):
-    for loc, msg in problems:
-        line = _line_of(node, loc)
-        place = ".".join(str(p) for p in loc)
-        yield (f"{line}行目, {place}" if line else place), msg
+def _where(node, loc: tuple) -> str:
+    """「12行目, sections.1.items.0.id」: the line of a place in the YAML (when found) and the place."""
+    line = _line_of(node, loc)
+    place = ".".join(str(p) for p in loc)
+    return text("definition.line-and-place", line=line, place=place) if line else place
 
 
 def check_definition(d: Definition) -> list[tuple[tuple, str]]:
     """Consistency checks pydantic cannot express; each problem is (location, Japanese message)."""
     out: list[tuple[tuple, str]] = []
     types = set(d.school_types)
-    unknown_types = types - set(SCHOOL_TYPES_ALL)
+    unknown_types = types - set(SCHOOL_TYPES)
     if unknown_types:
-        out.append((("school_types",), f"校種「{'・'.join(sorted(unknown_types))}」は使えません（{'・'.join(SCHOOL_TYPES_ALL)}）。"))
+        out.append((("school_types",), text("definition.school-types-unknown",
+                                            school_types=ja.listing(sorted(unknown_types)),
+                                            allowed=ja.listing(SCHOOL_TYPES))))
 
     for name, cl in d.choice_lists.items():
         loc = ("choice_lists", name)
         if not cl.options:
-            out.append((loc, f"選択肢「{name}」に選択肢がありません。"))
+            out.append((loc, text("definition.choices-empty", name=name)))
         if len(set(cl.options)) != len(cl.options):
-            out.append((loc, f"選択肢「{name}」に同じ選択肢が2回書かれています。"))
+            out.append((loc, text("definition.choices-repeated", name=name)))
         if any("," in o for o in cl.options) and cl.range_name is None:
-            out.append((loc, f"選択肢「{name}」にカンマを含む選択肢があります。range_name を指定して一覧シートに置いてください。"))
+            out.append((loc, text("definition.choices-with-comma", name=name)))
         if len(cl.inline_formula) - 2 > INLINE_LIST_LIMIT and cl.range_name is None:
-            out.append((loc, f"選択肢「{name}」は合計 {len(cl.inline_formula) - 2} 文字で、Excel のドロップダウンに直接書ける"
-                             f" {INLINE_LIST_LIMIT} 文字を超えます。range_name（例 list_{name}）を指定して一覧シートに置いてください。"))
+            out.append((loc, text("definition.choices-too-long", name=name, length=len(cl.inline_formula) - 2,
+                                  limit=INLINE_LIST_LIMIT)))
         if any(o not in cl.options for o in cl.not_applicable):
-            out.append((loc + ("not_applicable",), f"選択肢「{name}」の not_applicable が選択肢にありません。"))
+            out.append((loc + ("not_applicable",), text("definition.not-applicable-unknown", name=name)))
         if cl.range_name is not None and not RANGE_NAME_RE.match(cl.range_name):
-            out.append((loc + ("range_name",), f"range_name「{cl.range_name}」は Excel の名前として使えません（半角英数字と _ のみ）。"))
+            out.append((loc + ("range_name",), text("definition.range-name-invalid", range_name=cl.range_name)))
 
     seen_ids: dict[str, tuple] = {}
     seen_sheets: set[str] = set()
     for si, section in enumerate(d.sections):
         sloc = ("sections", si)
         if section.sheet in seen_sheets:
-            out.append((sloc + ("sheet",), f"シート名「{section.sheet}」が2回使われています。"))
+            out.append((sloc + ("sheet",), text("definition.sheet-repeated", sheet=section.sheet)))
         seen_sheets.add(section.sheet)
         if len(section.sheet) > 31 or re.search(r"[\[\]:*?/\\]", section.sheet):
-            out.append((sloc + ("sheet",), f"シート名「{section.sheet}」は Excel で使えません（31文字以内、[]:*?/\\ を含まない）。"))
+            out.append((sloc + ("sheet",), text("definition.sheet-invalid", sheet=section.sheet)))
         locs = [(sloc + ("items", ii), item) for ii, item in enumerate(section.items)]
         if section.matrix:
             locs += [(sloc + ("matrix",), item) for item in section_items(section) if item.matrix_row]
             for ri, row in enumerate(section.matrix.rows):
                 if row.category not in section.matrix.categories:
-                    out.append((sloc + ("matrix", "rows", ri, "category"), f"区分「{row.category}」が categories にありません。"))
+                    out.append((sloc + ("matrix", "rows", ri, "category"),
+                                text("definition.category-unknown", category=row.category)))
         for loc, item in locs:
             if not ITEM_ID_RE.match(item.id):
-                out.append((loc + ("id",), f"項目ID「{item.id}」は使えません。q_{item.id} が Excel の名前になるよう、"
-                                          "半角英小文字で始め、英小文字・数字・_ だけで書いてください。"))
+                out.append((loc + ("id",), text("definition.item-id-invalid", id=item.id)))
             if item.id in seen_ids:
-                out.append((loc + ("id",), f"項目ID「{item.id}」が2回使われています。"))
+                out.append((loc + ("id",), text("definition.item-id-repeated", id=item.id)))
             seen_ids.setdefault(item.id, loc)
             if item.type == "choice":
                 if item.choices is None:
-                    out.append((loc, f"項目「{item.id}」は選択肢型ですが choices がありません。"))
+                    out.append((loc, text("definition.choices-missing", id=item.id)))
                 elif item.choices not in d.choice_lists:
-                    out.append((loc + ("choices",), f"項目「{item.id}」の選択肢「{item.choices}」が choice_lists にありません。"))
+                    out.append((loc + ("choices",),
+                                text("definition.choices-unknown", id=item.id, choices=item.choices)))
             elif item.choices is not None:
-                out.append((loc + ("choices",), f"項目「{item.id}」は {item.type} 型なので choices は使えません。"))
+                out.append((loc + ("choices",), text("definition.choices-not-allowed", id=item.id, type=item.type)))
             for t in item.applies_to or ():
                 if t not in types:
-                    out.append((loc + ("applies_to",), f"項目「{item.id}」の校種「{t}」は school_types にありません。"))
+                    out.append((loc + ("applies_to",),
+                                text("definition.item-school-type-unknown", id=item.id, school_type=t)))
             if item.requires_flag is not None and item.requires_flag not in d.flags:
-                out.append((loc + ("requires_flag",), f"項目「{item.id}」の「{item.requires_flag}」は flags にありません。"))
+                out.append((loc + ("requires_flag",),
+                            text("definition.flag-unknown", id=item.id, flag=item.requires_flag)))
             if item.plan_ref is not None and item.target is not None and item.plan_ref not in d.actions:
-                out.append((loc + ("plan_ref",), f"項目「{item.id}」の計画番号「{item.plan_ref}」が actions にありません。"))
+                out.append((loc + ("plan_ref",),
+                            text("definition.plan-ref-unknown", id=item.id, plan_ref=item.plan_ref)))
             if item.target is not None:
                 t = item.target
                 if (t.min is None) == (t.met_if is None):
-                    out.append((loc + ("target",), f"項目「{item.id}」の目標は min か met_if のどちらか一方で書いてください。"))
+                    out.append((loc + ("target",), text("definition.target-min-or-met-if", id=item.id)))
                 if t.min is not None and item.type != "integer":
-                    out.append((loc + ("target",), f"項目「{item.id}」は整数型でないので、目標 min は使えません。"))
+                    out.append((loc + ("target",), text("definition.target-min-not-integer", id=item.id)))
                 if t.met_if is not None:
                     bad = [c for c in t.met_if if c not in d.choices_of(item)]
                     if bad:
-                        out.append((loc + ("target",), f"項目「{item.id}」の目標の選択肢「{'・'.join(bad)}」が選択肢にありません。"))
+                        out.append((loc + ("target",), text("definition.target-choices-unknown", id=item.id,
+                                                            choices=ja.listing(bad))))
             if item.min is not None and item.max is not None and item.min > item.max:
-                out.append((loc, f"項目「{item.id}」の min が max より大きくなっています。"))
+                out.append((loc, text("definition.min-above-max", id=item.id)))
 
     for ref in d.actions:
         if d.measure_of(ref) not in {m for p in d.policies.values() for m in p.measures}:
-            out.append((("actions", ref), f"計画番号「{ref}」の施策「{d.measure_of(ref)}」が policies にありません。"))
+            out.append((("actions", ref), text("definition.measure-unknown", plan_ref=ref, measure=d.measure_of(ref))))
 
     ids = set(seen_ids)
     kt = d.kpi_table
@@ -506,21 +517,24 @@ def check_definition(d: Definition) -> list[tuple[tuple, str]]:
         for field in ("item", "own_target_item"):
             ref = getattr(kpi, field)
             if ref is not None and ref not in ids:
-                out.append((kloc + (field,), f"目標「{kpi.id}」が参照する項目「{ref}」は定義されていません。"))
+                out.append((kloc + (field,), text("definition.kpi-item-unknown", kpi=kpi.id, item=ref)))
         for t in kpi.values:
             if t not in types:
-                out.append((kloc + ("values", t), f"目標「{kpi.id}」の校種「{t}」は school_types にありません。"))
+                out.append((kloc + ("values", t),
+                            text("definition.kpi-school-type-unknown", kpi=kpi.id, school_type=t)))
         if kpi.item in ids:
             bad = [c for c in kt.meeting if c not in d.choices_of(d.by_id[kpi.item])]
             if bad:
-                out.append((("kpi_table", "meeting"), f"「{'・'.join(bad)}」は項目「{kpi.item}」の選択肢にありません。"))
+                out.append((("kpi_table", "meeting"),
+                            text("definition.meeting-choices-unknown", choices=ja.listing(bad), item=kpi.item)))
     for ci, check in enumerate(d.checks):
         for field in ("item", "other"):
             ref = getattr(check, field)
             if ref not in ids:
-                out.append((("checks", ci, field), f"検査「{check.id}」が参照する項目「{ref}」は定義されていません。"))
+                out.append((("checks", ci, field),
+                            text("definition.check-item-unknown", check=check.id, item=ref)))
         if check.kind == "ratio_max" and check.max is None or check.kind == "ratio_min" and check.min is None:
-            out.append((("checks", ci), f"検査「{check.id}」に比率の上限（max）または下限（min）がありません。"))
+            out.append((("checks", ci), text("definition.check-ratio-bound-missing", check=check.id)))
     if d.matrix and d.matrix.sum_equals and d.matrix.sum_equals not in ids:
-        out.append((("sections",), f"チェックリストの sum_equals「{d.matrix.sum_equals}」は定義されていません。"))
+        out.append((("sections",), text("definition.sum-equals-unknown", item=d.matrix.sum_equals)))
     return out

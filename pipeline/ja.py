@@ -193,10 +193,9 @@ def listing(items) -> str:
     return "・".join(str(i) for i in items)
 
 
-def comma_listing(items) -> str:
-    """「a.xlsx、b.xlsx」: items of a list of names or phrases joined with the Japanese comma 、."""
+def enumeration(items) -> str:
+    """「a.xlsx、b.xlsx」: names or phrases one after the other in a sentence, joined with 、."""
     return "、".join(str(i) for i in items)
-
 
 
 def did_you_mean(candidate: str | None) -> str:

@@ -39,7 +39,7 @@ from . import config
 from .catalogue import text
 from .digest import sha256 as _sha256
 from .errors import UsageError
-from .ja import comma_listing, era_date, listing, safe_filename
+from .ja import enumeration, era_date, listing, safe_filename
 
 TEMPLATE_DIR = Path(__file__).with_name("mail_templates")
 LOG_NAME = "mail-send-log.csv"
@@ -272,7 +272,7 @@ def _attach(job: Job, files: dict[str, list[Path]], folder: Path, kind: str) -> 
         job.skip("no_attachment", text("mail.attachment.missing", kind=kind, code=job.code, folder=folder))
     else:
         job.skip("no_attachment", text("mail.attachment.several", kind=kind, count=len(found),
-                                       files=comma_listing(p.name for p in found)))
+                                       files=enumeration(p.name for p in found)))
 
 
 def plan_distribute(definition, roster, templates: Path) -> list[Job]:
@@ -600,7 +600,7 @@ def _send_one(smtp: smtplib.SMTP, sender: str, job: Job) -> None:
     try:
         refused = smtp.sendmail(sender, list(job.addresses), job.raw)
     except smtplib.SMTPRecipientsRefused as exc:
-        detail = comma_listing(text("mail.refused-recipient", address=a, code=code, reply=msg.decode(errors="replace"))
+        detail = enumeration(text("mail.refused-recipient", address=a, code=code, reply=msg.decode(errors="replace"))
                                for a, (code, msg) in exc.recipients.items())
         job.skip("failed", text("mail.note.recipients-refused", recipients=detail))
         return
@@ -613,7 +613,7 @@ def _send_one(smtp: smtplib.SMTP, sender: str, job: Job) -> None:
         raise _Abort(str(exc) or type(exc).__name__) from None
     job.status = "sent"
     if refused:
-        job.note = text("mail.note.some-refused", addresses=comma_listing(refused))
+        job.note = text("mail.note.some-refused", addresses=enumeration(refused))
 
 
 def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, log: SendLog,
@@ -782,7 +782,7 @@ def _report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_
         words["pending"] = pending_word
     parts = [text("mail.report.count", status=words[s], count=n) for s, n in counts.items()]
     if parts:
-        print(text("mail.report.total", label=label, count=len(jobs), counts=comma_listing(parts)), file=out)
+        print(text("mail.report.total", label=label, count=len(jobs), counts=enumeration(parts)), file=out)
     else:
         print(text("mail.report.none", label=label, count=len(jobs)), file=out)
     problems = [j for j in jobs if j.status in ("no_address", "no_attachment", "refused", "not_in_roster", "failed")]

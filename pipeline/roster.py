@@ -18,35 +18,22 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import ja
+from .catalogue import text
+from .catalogue.vocabulary import (EMAIL_SEPARATORS, FLAG_FALSE, FLAG_TRUE, MEXT_TYPE_PREFIX, ROSTER_COLUMNS,
+                                   TYPE_ALIASES, WARD_SUFFIX)
 from .errors import RosterError
 
-CODE_COLUMN = "学校コード"
-NAME_COLUMN = "学校名"
-TYPE_COLUMN = "校種"
-WARD_COLUMN = "区"
-EMAIL_COLUMN = "メールアドレス"
+CODE_COLUMN = ROSTER_COLUMNS["code"]
+NAME_COLUMN = ROSTER_COLUMNS["name"]
+TYPE_COLUMN = ROSTER_COLUMNS["type"]
+WARD_COLUMN = ROSTER_COLUMNS["ward"]
+EMAIL_COLUMN = ROSTER_COLUMNS["email"]
 REQUIRED_COLUMNS = (CODE_COLUMN, NAME_COLUMN, TYPE_COLUMN, WARD_COLUMN, EMAIL_COLUMN)
 
 # MEXT 学校コード: 学校種 (letter + digit), 都道府県 (2), 設置区分 (1), 学校番号 (7), 検査数字 (1).
 MEXT_CODE_RE = re.compile(r"^[A-Z][0-9]{12}$")
 CODE_CHARS_RE = re.compile(r"^[A-Za-z0-9]+$")
-# The 学校種 part of a MEXT code and the 校種 it stands for (C2 義務教育学校 is not surveyed).
-MEXT_TYPE_PREFIX = {"B1": "小学校", "C1": "中学校", "D1": "高等学校", "D2": "中等教育学校", "E1": "特別支援学校"}
-
-# Values of a flag column (e.g. 院内学級) that mean "this school has it", compared after NFKC,
-# strip and lower-casing; the falsy ones are accepted too, anything else is reported.
-FLAG_TRUE = frozenset({"あり", "有", "有り", "○", "〇", "◯", "●", "1", "はい", "yes", "true", "y"})
-FLAG_FALSE = frozenset({"", "なし", "無", "無し", "×", "✕", "-", "ー", "0", "いいえ", "no", "false", "n"})
-
-# Common abbreviations, only ever offered as 「もしかして」, never applied.
-TYPE_ALIASES = {
-    "小": "小学校", "小学": "小学校", "小校": "小学校",
-    "中": "中学校", "中学": "中学校", "中校": "中学校",
-    "高": "高等学校", "高校": "高等学校", "高等": "高等学校", "高等学": "高等学校",
-    "中等": "中等教育学校", "中等教育": "中等教育学校", "中等校": "中等教育学校",
-    "特支": "特別支援学校", "特別支援": "特別支援学校", "支援学校": "特別支援学校",
-    "特別支援校": "特別支援学校", "養護学校": "特別支援学校",
-}
 
 # A plausible single address: ASCII local part without leading/trailing/double dots, a domain
 # of at least two labels and a letter TLD. Deliverability is the mail step's business.
@@ -54,6 +41,8 @@ EMAIL_RE = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
+# Two addresses typed into one cell are separated by one of these (or a space).
+EMAIL_SEPARATOR_RE = re.compile("[" + re.escape("".join(EMAIL_SEPARATORS)) + r"\s]")
 
 
 @dataclass(frozen=True)
@@ -101,7 +90,7 @@ def is_valid_school_code(code) -> bool:
     """True for a 13-character MEXT 学校コード whose check digit matches."""
     if not isinstance(code, str):
         return False
-    code = unicodedata.normalize("NFKC", code).strip().upper()
+    code = ja.nfkc(code).strip().upper()
     return bool(MEXT_CODE_RE.match(code)) and check_digit(code[:12]) == code[12]
 
 
@@ -110,7 +99,7 @@ def is_valid_school_code(code) -> bool:
 
 def _norm(value) -> str:
     """A cell as text: NFKC (full-width digits, half-width kana, full-width spaces) and stripped."""
-    return unicodedata.normalize("NFKC", _cell_text(value)).strip()
+    return ja.nfkc(_cell_text(value)).strip()
 
 
 def _cell_text(value) -> str:
@@ -129,45 +118,46 @@ def _header_key(value) -> str:
     return re.sub(r"\s+", "", _norm(value))
 
 
+def _file_error(path: Path, key: str, **facts) -> RosterError:
+    """The roster cannot be read at all: one message, naming the file."""
+    return RosterError([text("roster.in-file", path=path, message=text(key, **facts))])
+
+
 def _read_rows(path: Path) -> list[list]:
     """All rows of the file as lists of raw cell values; raises RosterError if unreadable."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise RosterError([f"{path}: 学校一覧のファイルが見つかりません。"]) from None
+        raise _file_error(path, "roster.file-missing") from None
     except IsADirectoryError:
-        raise RosterError([f"{path}: フォルダーが指定されています。学校一覧のファイル（CSV または .xlsx）を指定してください。"]) from None
+        raise _file_error(path, "roster.is-folder") from None
     except OSError as exc:
-        raise RosterError([f"{path}: 学校一覧を開けません（{exc.strerror or exc}）。Excel で開いたままなら閉じてから実行してください。"]) from None
+        raise _file_error(path, "roster.cannot-open", reason=str(exc.strerror or exc)) from None
     if not data.strip():
-        raise RosterError([f"{path}: 学校一覧のファイルが空です。"])
+        raise _file_error(path, "roster.file-empty")
     # Judge by content: an Excel workbook renamed to .csv is still a workbook.
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         # OLE container: an old .xls, or an .xlsx encrypted with a password.
-        raise RosterError([f"{path}: 古い Excel 形式（.xls）か、パスワード付きのブックのため読めません。パスワードを外し、"
-                           "Excel で「Excel ブック (*.xlsx)」または「CSV UTF-8 (コンマ区切り)」として保存し直してください。"])
+        raise _file_error(path, "roster.old-xls-or-password")
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_xlsx(path, data)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise RosterError([f"{path}: 「Unicode テキスト」（UTF-16）形式のため読めません。Excel で"
-                           "「CSV UTF-8 (コンマ区切り)」として保存し直してください。"])
-    text = None
+        raise _file_error(path, "roster.utf16")
+    content = None
     for encoding in ("utf-8-sig", "cp932"):
         try:
-            text = data.decode(encoding)
+            content = data.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
-    if text is None:
-        raise RosterError([f"{path}: 文字コードを判別できません（UTF-8 でも Shift_JIS でもありません）。"
-                           "Excel で「CSV UTF-8 (コンマ区切り)」として保存し直してください。"])
-    if "\x00" in text:
-        raise RosterError([f"{path}: CSV として読めません（文字以外のデータが含まれています）。"
-                           "Excel で「CSV UTF-8 (コンマ区切り)」として保存し直してください。"])
+    if content is None:
+        raise _file_error(path, "roster.encoding-unknown")
+    if "\x00" in content:
+        raise _file_error(path, "roster.not-text")
     try:
-        return [row for row in csv.reader(io.StringIO(text, newline=""))]
+        return [row for row in csv.reader(io.StringIO(content, newline=""))]
     except csv.Error as exc:
-        raise RosterError([f"{path}: CSV として読めません（{exc}）。"]) from None
+        raise _file_error(path, "roster.csv-unreadable", reason=str(exc)) from None
 
 
 def _read_xlsx(path: Path, data: bytes) -> list[list]:
@@ -176,8 +166,7 @@ def _read_xlsx(path: Path, data: bytes) -> list[list]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise RosterError([f"{path}: Excel ブック（.xlsx）として読めません（{exc}）。"
-                           "Excel で開けるか確認し、保存し直してください。"]) from None
+        raise _file_error(path, "roster.xlsx-unreadable", reason=str(exc)) from None
     try:
         ws = wb.worksheets[0]
         # The stored dimension can be stale (files written by other tools): read every row.
@@ -190,32 +179,29 @@ def _read_xlsx(path: Path, data: bytes) -> list[list]:
 # ---------------------------------------------------------------- suggestions
 
 
-def _did_you_mean(candidates: list[str]) -> str:
-    return f"もしかして『{candidates[0]}』ですか？" if candidates else ""
-
-
-def _suggest_type(value: str, name: str, types: tuple[str, ...]) -> list[str]:
+def _suggest_type(value: str, name: str, types: tuple[str, ...]) -> str | None:
     alias = TYPE_ALIASES.get(value)
     if alias in types:
-        return [alias]
+        return alias
     close = difflib.get_close_matches(value, types, n=1, cutoff=0.5) if value else []
     if close:
-        return close
+        return close[0]
     # Empty or far off: the school's name usually ends with its type (…中学校).
-    by_name = [t for t in sorted(types, key=len, reverse=True) if name.endswith(t)]
-    return by_name[:1]
+    return next((t for t in sorted(types, key=len, reverse=True) if name.endswith(t)), None)
 
 
-def _suggest_ward(value: str, wards: tuple[str, ...]) -> list[str]:
+def _suggest_ward(value: str, wards: tuple[str, ...]) -> str | None:
     for ward in wards:
         # 「青葉」 or 「仙台市青葉区」
-        if value + "区" == ward or (ward in value):
-            return [ward]
-    return difflib.get_close_matches(value, wards, n=1, cutoff=0.5)
+        if value + WARD_SUFFIX == ward or (ward in value):
+            return ward
+    close = difflib.get_close_matches(value, wards, n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
-def _list(items) -> str:
-    return "、".join(f"「{i}」" for i in items)
+def _columns(names) -> str:
+    """「学校番号」、「学校名」: column headings named in a message."""
+    return ja.enumeration(text("roster.column-name", column=name) for name in names)
 
 
 # ---------------------------------------------------------------- loading and checking
@@ -240,7 +226,7 @@ def load_roster(path, definition) -> Roster:
             continue
         if key in columns:
             if key in REQUIRED_COLUMNS:
-                errors.append(f"1行目: 列「{key}」が2つあります（{_col(columns[key])}列と{_col(i)}列）。1つにしてください。")
+                errors.append(text("roster.column-twice", column=key, first=_col(columns[key]), second=_col(i)))
             continue
         columns[key] = i
 
@@ -249,20 +235,18 @@ def load_roster(path, definition) -> Roster:
         found = [k for k in keys if k]
         unmatched = [k for k in found if k not in REQUIRED_COLUMNS]
         for col in missing:
-            msg = f"1行目（見出し）に列「{col}」がありません。"
             near = difflib.get_close_matches(col, unmatched, n=1, cutoff=0.4)
-            if near:
-                msg += f"もしかして「{near[0]}」のことですか？ 見出しを「{col}」に直してください。"
-            errors.append(msg)
-        found_text = _list(found) if found else "なし"
-        note = f"見つかった列: {found_text}。必要な列: {_list(REQUIRED_COLUMNS)}。"
+            hint = text("roster.column-near-miss", did_you_mean=ja.did_you_mean(near[0]), column=col) if near else ""
+            errors.append(text("roster.column-missing", column=col, hint=hint))
         # A title line above the header is the usual cause when nothing matches.
+        hint = ""
         for r, row in enumerate(rows[1:10], start=2):
             if CODE_COLUMN in {_header_key(v) for v in row}:
-                note += f"見出しが{r}行目にあるようです。見出しは1行目に置いてください（上の行を削除してください）。"
+                hint = text("roster.heading-lower", row=r)
                 break
-        errors.append(note)
-        raise RosterError([f"{path}: {m}" for m in errors])
+        errors.append(text("roster.columns-found", found=_columns(found) if found else text("roster.no-columns"),
+                           required=_columns(REQUIRED_COLUMNS), hint=hint))
+        raise RosterError([text("roster.in-file", path=path, message=m) for m in errors])
 
     types = tuple(definition.school_types)
     wards = tuple(definition.wards)
@@ -286,48 +270,53 @@ def load_roster(path, definition) -> Roster:
         stype = _norm(raw(columns[TYPE_COLUMN]))
         ward = _norm(raw(columns[WARD_COLUMN]))
         email = _norm(raw(columns[EMAIL_COLUMN]))
-        where = f"{r}行目" + (f"（{name}）" if name else "")
+        where = text("roster.row-of-school", row=r, name=name) if name else text("roster.row", row=r)
         row_errors: list[str] = []
 
+        def problem(key: str, **facts) -> str:
+            return text("roster.at", where=where, message=text(key, **facts))
+
         if not code:
-            row_errors.append(f"{where}: 学校コードが空欄です。")
+            row_errors.append(problem("roster.code-empty"))
         elif not CODE_CHARS_RE.match(code):
-            row_errors.append(f"{where}: 学校コード「{code}」に英数字以外の文字が含まれています（英字と数字だけで書いてください）。")
+            row_errors.append(problem("roster.code-characters", code=code))
         else:
             rows_of_code.setdefault(code, []).append(r)
             if MEXT_CODE_RE.match(code):
                 expected = check_digit(code[:12])
                 if expected != code[12]:
-                    warnings.append(f"{where}: 学校コード「{code}」の検査数字（末尾の1桁）が合いません"
-                                    f"（計算上は「{expected}」）。写し間違いがないか確認してください。")
+                    warnings.append(problem("roster.check-digit", code=code, expected=expected))
                 prefix_type = MEXT_TYPE_PREFIX.get(code[:2])
                 if prefix_type and stype in types and prefix_type != stype:
-                    warnings.append(f"{where}: 学校コード「{code}」は{prefix_type}のコードですが、校種は「{stype}」です。"
-                                    "どちらかが誤っていないか確認してください。")
+                    warnings.append(problem("roster.code-of-other-type", code=code, code_type=prefix_type,
+                                            school_type=stype))
 
         if not name:
-            row_errors.append(f"{r}行目: 学校名が空欄です。")
+            row_errors.append(problem("roster.name-empty"))
         elif _has_control(name):
-            row_errors.append(f"{where}: 学校名に改行または制御文字が含まれています。1行で書いてください。")
+            row_errors.append(problem("roster.name-control"))
         else:
             rows_of_name.setdefault(name, []).append(r)
 
         if stype not in types:
-            hint = _did_you_mean(_suggest_type(stype, name, types))
-            what = "校種が空欄です。" if not stype else f"校種「{stype}」はこの調査の校種にありません。"
-            row_errors.append(f"{where}: {what}{hint}（使える校種: {'・'.join(types)}）")
+            hint = ja.did_you_mean(_suggest_type(stype, name, types))
+            if stype:
+                row_errors.append(problem("roster.type-unknown", school_type=stype, did_you_mean=hint,
+                                          allowed=ja.listing(types)))
+            else:
+                row_errors.append(problem("roster.type-empty", did_you_mean=hint, allowed=ja.listing(types)))
 
         if ward and ward not in wards:
-            hint = _did_you_mean(_suggest_ward(ward, wards))
-            row_errors.append(f"{where}: 区「{ward}」は区の一覧にありません。{hint}（使える区: {'・'.join(wards)}、または空欄）")
+            hint = ja.did_you_mean(_suggest_ward(ward, wards))
+            row_errors.append(problem("roster.ward-unknown", ward=ward, did_you_mean=hint, allowed=ja.listing(wards)))
 
         if email:
             if _has_control(email):
-                row_errors.append(f"{where}: メールアドレスに改行または制御文字が含まれています。アドレスを1つだけ1行で書いてください。")
-            elif re.search(r"[,;、；\s]", email) and email.count("@") > 1:
-                row_errors.append(f"{where}: メールアドレス欄に複数のアドレスがあります（「{email}」）。調査用のアドレスを1つだけ書いてください。")
+                row_errors.append(problem("roster.email-control"))
+            elif EMAIL_SEPARATOR_RE.search(email) and email.count("@") > 1:
+                row_errors.append(problem("roster.email-several", email=email))
             elif not EMAIL_RE.match(email):
-                row_errors.append(f"{where}: メールアドレス「{email}」はアドレスの形になっていません（例 school@example.jp、半角英数字）。")
+                row_errors.append(problem("roster.email-invalid", email=email))
 
         flags = set()
         for key, i in flag_cols:
@@ -335,8 +324,7 @@ def load_roster(path, definition) -> Roster:
             if value in FLAG_TRUE:
                 flags.add(key)
             elif value not in FLAG_FALSE:
-                row_errors.append(f"{where}: 「{key}」列の値「{_norm(raw(i))}」が読み取れません。該当する学校は「あり」、"
-                                  "それ以外は空欄にしてください。")
+                row_errors.append(problem("roster.flag-unreadable", column=key, value=_norm(raw(i))))
 
         errors.extend(row_errors)
         if row_errors:
@@ -348,16 +336,22 @@ def load_roster(path, definition) -> Roster:
 
     for code, at in rows_of_code.items():
         if len(at) > 1:
-            errors.append(f"学校コード「{code}」が{'・'.join(f'{r}行目' for r in at)}で重複しています。1校に1つのコードにしてください。")
+            errors.append(text("roster.code-repeated", code=code, rows=_rows(at)))
     for name, at in rows_of_name.items():
         if len(at) > 1:
-            warnings.append(f"学校名「{name}」が{'・'.join(f'{r}行目' for r in at)}にあります。同じ学校が2回書かれていないか確認してください。")
+            warnings.append(text("roster.name-repeated", name=name, rows=_rows(at)))
 
     if not errors and not schools:
-        errors.append("学校が1校も書かれていません（見出しの下の行に1校ずつ書いてください）。")
+        errors.append(text("roster.no-schools"))
     if errors:
-        raise RosterError([f"{path}: {m}" for m in errors])
-    return Roster(schools=tuple(schools), source=str(path), warnings=tuple(f"{path}: {w}" for w in warnings))
+        raise RosterError([text("roster.in-file", path=path, message=m) for m in errors])
+    return Roster(schools=tuple(schools), source=str(path),
+                  warnings=tuple(text("roster.in-file", path=path, message=w) for w in warnings))
+
+
+def _rows(rows: list[int]) -> str:
+    """2行目・4行目."""
+    return ja.listing(text("roster.row", row=r) for r in rows)
 
 
 def _col(index: int) -> str:

@@ -191,8 +191,8 @@ def test_missing_column_named_with_columns_found_and_near_miss(tmp_path, definit
 学校番号,学校名,校種別,区,メールアドレス
 B104221010154,仙台市立中山小学校,小学校,青葉区,
 """)
-    assert "列「学校コード」がありません。もしかして「学校番号」" in text
-    assert "列「校種」がありません。もしかして「校種別」" in text
+    assert "列「学校コード」がありません。もしかして『学校番号』ですか？ 見出しを「学校コード」に直してください。" in text
+    assert "列「校種」がありません。もしかして『校種別』ですか？ 見出しを「校種」に直してください。" in text
     assert "見つかった列: 「学校番号」、「学校名」、「校種別」、「区」、「メールアドレス」" in text
 
 
