@@ -2,8 +2,9 @@
 
 Nothing here judges answers (normalisation and validation do); this stage only answers "is this one
 of our survey workbooks, for this year, for a school in the roster, and where are its answers?".
-A file that cannot be used is never an exception: it becomes an `ignored` or `rejected` FileRead
-with a Japanese reason and, when rejected, a problem from the catalogue.
+A file that cannot be used is never an exception: it becomes an `ignored` FileRead with the catalogue
+key of what it is, or a `rejected` one with a problem from the catalogue whose details are catalogue
+texts too (catalogue/files.py).
 
 Speed matters (a whole year's inbox in seconds, tens of thousands of files in the benchmark), so:
 - the format is recognised from the first bytes, never from the extension;
@@ -40,10 +41,10 @@ import python_calamine as calamine
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from . import catalogue
+from .catalogue import text
 from .definition import Definition
 from .digest import sha256, sha256_fd
-from .ja import fiscal_year_label
+from .ja import count, fiscal_year_label
 from .layout import SHEET_LISTS, SHEET_META, col_letters, col_number, item_of_keys, item_of_name, parse_name_ref
 from .problems import Problem, problem
 from .roster import Roster
@@ -59,6 +60,7 @@ MAX_RATIO = 100  # inflated/compressed per part: 5x the densest real sheet measu
 RATIO_FLOOR = 1024 * 1024  # ... checked only for parts inflating past 1 MB (tiny parts may be all blanks)
 MAX_SHEET_CELLS = 2_000_000  # rows x columns of one sheet's used range, as calamine allocates it
 MAX_HASH_BYTES = 1024 * 1024 * 1024  # a refused oversize file is still hashed for the ledger, up to 1 GB (~2 s)
+DETAIL_MAX = 200  # a detail quoting a reader's own error text is cut to this many characters
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -85,12 +87,20 @@ class FileRead:
     mtime: float
     format: str | None  # "xlsx" | "xlsm" | "xls" | "ods" | None
     status: str  # "read" | "ignored" | "rejected"
-    reason: str  # Japanese, empty when read
-    problems: tuple  # tuple[Problem, ...], file-level
+    reason_key: str  # catalogue key of why an ignored file is left out (ignored.*), "" otherwise
+    problems: tuple  # tuple[Problem, ...], file-level; a rejected file's first one says why
     school_code: str  # from the workbook, "" if unknown
     meta: dict  # the _meta sheet, key -> value
     saved_at: dt.datetime | None  # document property 'modified', timezone-aware
     cells: tuple  # tuple[Cell, ...]
+
+    @property
+    def reason(self) -> str:
+        """The ledger's reason in Japanese, "" when read: why an ignored file is left out, or the
+        message of the problem that rejected the file."""
+        if self.reason_key:
+            return text(self.reason_key)
+        return self.problems[0].message if self.status == "rejected" else ""
 
 
 class _Reject(Exception):
@@ -126,70 +136,64 @@ def scan_inbox(inbox: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(inbox).as_posix())
 
 
+# System files by name (any case) and lock files by the start of their name -> catalogue key.
 _IGNORED_NAMES = {
-    "thumbs.db": "Windows が自動で作る縮小表示用のファイル（Thumbs.db）",
-    "ehthumbs.db": "Windows が自動で作る縮小表示用のファイル（ehthumbs.db）",
-    "desktop.ini": "Windows が自動で作るフォルダー設定ファイル（desktop.ini）",
-    ".ds_store": "macOS が自動で作るフォルダー設定ファイル（.DS_Store）",
+    "thumbs.db": "ignored.thumbs-db",
+    "ehthumbs.db": "ignored.ehthumbs-db",
+    "desktop.ini": "ignored.desktop-ini",
+    ".ds_store": "ignored.ds-store",
 }
+_IGNORED_PREFIXES = (("~$", "ignored.excel-lock"), (".~lock.", "ignored.libreoffice-lock"),
+                     ("._", "ignored.macos-resource-fork"))
 
 
 def ignore_reason(rel: str) -> str:
-    """Why a file is not a submission at all (lock and system files), or "" if it may be one."""
+    """The catalogue key of why a file is not a submission at all (lock and system files), or "" if it may be one."""
     parts = rel.split("/")
     name = parts[-1]
     if "__MACOSX" in parts[:-1]:
-        return "macOS が圧縮ファイルに付ける付属データ（__MACOSX フォルダー）のため対象外です。"
-    if name.startswith("~$"):
-        return "Excel がファイルを開いている間に作る一時ファイル（~$ で始まる名前）のため対象外です。"
-    if name.startswith(".~lock."):
-        return "LibreOffice がファイルを開いている間に作るロックファイルのため対象外です。"
-    if name.startswith("._"):
-        return "macOS が作る付属ファイル（._ で始まる名前）のため対象外です。"
-    what = _IGNORED_NAMES.get(name.lower())
-    if what:
-        return f"{what}のため対象外です。"
-    return ""
+        return "ignored.macos-archive-folder"
+    for prefix, key in _IGNORED_PREFIXES:
+        if name.startswith(prefix):
+            return key
+    return _IGNORED_NAMES.get(name.lower(), "")
 
 
 # ------------------------------------------------------------------ recognising the content
 
 
+# First bytes of formats that are not spreadsheets -> catalogue key of their name.
+_MAGIC = (
+    (b"%PDF", "format.pdf"),
+    (b"\x89PNG", "format.png"),
+    (b"\xff\xd8\xff", "format.jpeg"),
+    ((b"GIF87a", b"GIF89a"), "format.gif"),
+    (b"{\\rtf", "format.rtf"),
+    (b"Rar!", "format.rar"),
+    (b"7z\xbc\xaf\x27\x1c", "format.7z"),
+    (b"\x1f\x8b", "format.gzip"),
+)
+
+
 def _sniff_other(head: bytes) -> str:
-    """A Japanese name for content that is not a spreadsheet, for the rejection message."""
-    if head.startswith(b"%PDF"):
-        return "PDF ファイル"
-    if head.startswith(b"\x89PNG"):
-        return "PNG 画像"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG 画像"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF 画像"
-    if head.startswith(b"{\\rtf"):
-        return "RTF 文書"
-    if head.startswith(b"Rar!"):
-        return "RAR 圧縮ファイル"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "7-Zip 圧縮ファイル"
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip 圧縮ファイル"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:512]:
-        return "HTML ファイル（Web ページ形式で保存されたもの）"
-    if text.startswith(b"<?xml"):
-        return "XML ファイル（XML スプレッドシート形式など）"
-    if text.startswith((b"from:", b"received:", b"mime-version:", b"return-path:")):
-        return "メールのファイル"
-    try:
-        head.decode("utf-8")
-        return "テキストファイル（CSV など）"
-    except UnicodeDecodeError:
-        pass
-    try:
-        head.decode("cp932")
-        return "テキストファイル（CSV など）"
-    except UnicodeDecodeError:
-        return "形式の分からないファイル"
+    """The catalogue key naming content that is not a spreadsheet, for the rejection message."""
+    for magic, key in _MAGIC:
+        if head.startswith(magic):
+            return key
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start[:512]:
+        return "format.html"
+    if start.startswith(b"<?xml"):
+        return "format.xml"
+    if start.startswith((b"from:", b"received:", b"mime-version:", b"return-path:")):
+        return "format.mail"
+    for encoding in ("utf-8", "cp932"):
+        try:
+            head.decode(encoding)
+            return "format.text"
+        except UnicodeDecodeError:
+            pass
+    return "format.unknown"
 
 
 def ole_stream_names(data: bytes, limit: int = 4096) -> list[str]:
@@ -242,26 +246,26 @@ def ole_stream_names(data: bytes, limit: int = 4096) -> list[str]:
 
 
 def _sniff_zip(zf: zipfile.ZipFile) -> str:
-    """Format of a zip container: xlsx/xlsm/ods, or a Japanese name of what else it is (raises _Reject)."""
+    """Format of a zip container: xlsx/xlsm/ods; anything else is refused, naming what it is (raises _Reject)."""
     names = set(zf.namelist())
     if "mimetype" in names:
         mime = _read_member(zf, "mimetype").strip()
         if mime == ODS_MIME:
             return "ods"
         if mime.startswith(b"application/vnd.oasis.opendocument.text"):
-            raise _Reject("file-not-spreadsheet", detected="OpenDocument 文書（ワープロ）")
+            raise _Reject("file-not-spreadsheet", detected=text("format.odf-text"))
         if mime.startswith(b"application/vnd.oasis.opendocument"):
-            raise _Reject("file-not-spreadsheet", detected="表計算以外の OpenDocument ファイル")
+            raise _Reject("file-not-spreadsheet", detected=text("format.odf-other"))
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         if "xl/workbook.bin" in names and "xl/workbook.xml" not in names:
-            raise _Reject("file-not-spreadsheet", detected="Excel バイナリブック（.xlsb）")
+            raise _Reject("file-not-spreadsheet", detected=text("format.xlsb"))
         types = _read_member(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
         return "xlsm" if b"macroEnabled" in types or "xl/vbaProject.bin" in names else "xlsx"
     if "word/document.xml" in names:
-        raise _Reject("file-not-spreadsheet", detected="Word 文書")
+        raise _Reject("file-not-spreadsheet", detected=text("format.word"))
     if "ppt/presentation.xml" in names:
-        raise _Reject("file-not-spreadsheet", detected="PowerPoint ファイル")
-    raise _Reject("file-not-spreadsheet", detected="ZIP 圧縮ファイル（中に調査票が入っていれば、取り出して保存してください）")
+        raise _Reject("file-not-spreadsheet", detected=text("format.powerpoint"))
+    raise _Reject("file-not-spreadsheet", detected=text("format.zip"))
 
 
 def _check_zip_sizes(zf: zipfile.ZipFile) -> None:
@@ -271,15 +275,15 @@ def _check_zip_sizes(zf: zipfile.ZipFile) -> None:
     total = 0
     for info in zf.infolist():
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _Reject("file-broken", detail=f"表計算ソフトが使わない圧縮方式（{info.compress_type}）の部分があります")
+            raise _Reject("file-broken", detail=text("detail.zip-method", method=info.compress_type))
         if info.file_size > MAX_MEMBER_BYTES:
-            raise _Reject("file-too-large", detail=f"展開すると {info.file_size // (1024 * 1024):,} MB になる部分があります")
+            raise _Reject("file-too-large", detail=text("detail.zip-member-size", mb=count(info.file_size // (1024 * 1024))))
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _Reject("file-unsafe", detail=f"展開すると {info.file_size // max(info.compress_size, 1):,} 倍に膨らむ部分があります。"
-                                              "圧縮爆弾（zip bomb）の疑いがあります")
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise _Reject("file-unsafe", detail=text("detail.zip-ratio", ratio=count(ratio)))
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
-        raise _Reject("file-too-large", detail=f"展開すると {total // (1024 * 1024):,} MB になります")
+        raise _Reject("file-too-large", detail=text("detail.zip-total-size", mb=count(total // (1024 * 1024))))
 
 
 def _read_member(zf: zipfile.ZipFile, name: str | zipfile.ZipInfo) -> bytes:
@@ -311,12 +315,12 @@ def _check_xml_safe(zf: zipfile.ZipFile) -> None:
             continue
         with zf.open(info) as f:
             head = f.read(min(info.file_size, 4096))
-            text = _as_utf8(head)
-            m = _ROOT_RE.search(_strip_prolog(text))
+            xml = _as_utf8(head)
+            m = _ROOT_RE.search(_strip_prolog(xml))
             if m is None and info.file_size > len(head):
-                text = _as_utf8(head + f.read(info.file_size - len(head)))
-        if _DTD_RE.search(text):
-            raise _Reject("file-unsafe", detail=f"ブックの構成情報（{info.filename}）に外部参照や実体の定義（DOCTYPE）があります")
+                xml = _as_utf8(head + f.read(info.file_size - len(head)))
+        if _DTD_RE.search(xml):
+            raise _Reject("file-unsafe", detail=text("detail.xml-doctype", part=info.filename))
 
 
 def _as_utf8(raw: bytes) -> bytes:
@@ -397,6 +401,12 @@ def _check_ods_extent(content: bytes) -> str:
                 max_c, max_r = max(max_c, col + n), max(max_r, row + rep)
             col += n
     return f"A1:{col_letters(max_c)}{max_r}" if max_r * max_c > MAX_SHEET_CELLS else ""
+
+
+def _refuse_extent(extent: str) -> None:
+    """Refuse a sheet whose used range (from the two checks above) is too large to be read."""
+    if extent:
+        raise _Reject("file-too-large", detail=text("detail.sheet-extent", extent=extent))
 
 
 # ------------------------------------------------------------------ xlsx parts read straight from the zip
@@ -520,7 +530,7 @@ def _base(rel: str, **known) -> dict:
 def rejected_read(base: dict, code: str, *, school_code: str = "", **facts) -> FileRead:
     """A file that cannot be used: rejected, with the catalogue's problem that says why."""
     p = problem(code, file=base["file"], school_code=school_code, **facts)
-    return FileRead(**{**base, "school_code": school_code}, status="rejected", reason=p.message, problems=(p,))
+    return FileRead(**{**base, "school_code": school_code}, status="rejected", reason_key="", problems=(p,))
 
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -548,41 +558,41 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
             try:
                 target = path.resolve(strict=True)
             except FileNotFoundError:
-                return rejected("file-link", detail="リンク先がありません")
+                return rejected("file-link", detail=text("detail.link-dangling"))
             except (RuntimeError, OSError):  # a loop of links
-                return rejected("file-link", detail="リンクが循環しています")
+                return rejected("file-link", detail=text("detail.link-loop"))
             if not target.is_relative_to(inbox.resolve()):
-                return rejected("file-link", detail="受付フォルダーの外を指すリンク")
+                return rejected("file-link", detail=text("detail.link-outside"))
             st = target.stat()
             base["mtime"] = st.st_mtime
             if not stat.S_ISREG(st.st_mode):
-                return rejected("file-link", detail="ファイルではないものを指すリンク")
+                return rejected("file-link", detail=text("detail.link-not-a-file"))
         elif not stat.S_ISREG(st.st_mode):
-            return rejected("file-not-spreadsheet", detected="名前付きパイプや装置など、通常のファイルではないもの")
+            return rejected("file-not-spreadsheet", detected=text("format.special-file"))
         base["size"] = st.st_size
         if st.st_nlink > 1 and _hard_linked_outside(inbox, st):
-            return rejected("file-link", detail="受付フォルダーの外にあるファイルへのハードリンク")
+            return rejected("file-link", detail=text("detail.hard-link-outside"))
         fd = os.open(target, _OPEN_FLAGS)
         try:
             fst = os.fstat(fd)
             if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
-                return rejected("file-link", detail="読み取りの途中でファイルが差し替えられました")
+                return rejected("file-link", detail=text("detail.file-swapped"))
             base["size"] = fst.st_size
-            why = ignore_reason(rel)
-            if why:
+            ignored_as = ignore_reason(rel)
+            if ignored_as:
                 data = _read_fd(fd, MAX_FILE_BYTES) if fst.st_size <= MAX_FILE_BYTES else b""
                 base["sha256"] = sha256(data) if data or fst.st_size == 0 else ""
-                return FileRead(**base, status="ignored", reason=why, problems=())
+                return FileRead(**base, status="ignored", reason_key=ignored_as, problems=())
             if fst.st_size > MAX_FILE_BYTES:
                 base["sha256"] = sha256_fd(fd) if fst.st_size <= MAX_HASH_BYTES else ""
-                return rejected("file-too-large", detail=f"{fst.st_size / (1024 * 1024):,.0f} MB")
+                return rejected("file-too-large", detail=text("detail.file-size", mb=f"{fst.st_size / (1024 * 1024):,.0f}"))
             data = _read_fd(fd, MAX_FILE_BYTES + 1)
         finally:
             os.close(fd)
         if len(data) > MAX_FILE_BYTES:  # grew while being read
-            return rejected("file-too-large", detail=f"{MAX_FILE_BYTES // (1024 * 1024)} MB を超えています")
+            return rejected("file-too-large", detail=text("detail.file-over-limit", mb=MAX_FILE_BYTES // (1024 * 1024)))
     except OSError as exc:
-        return rejected("file-broken", detail=f"読み込めません: {exc.strerror or exc}")
+        return rejected("file-broken", detail=text("detail.cannot-read", error=exc.strerror or exc))
     base["sha256"] = sha256(data)
     base["size"] = len(data)
     try:
@@ -595,8 +605,8 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
         # BaseException: python-calamine reports a Rust panic as pyo3's PanicException, which is not an
         # Exception (a number in a date-formatted cell beyond year 9999 panics in its date conversion).
         if type(exc).__name__ == "PanicException":
-            return rejected("file-broken", detail=f"表計算ファイルとして読めません（読み取り部品の内部エラー: {exc}）"[:200])
-        return rejected("file-broken", detail=f"{type(exc).__name__}: {exc}"[:200])
+            return rejected("file-broken", detail=text("detail.reader-panic", error=exc)[:DETAIL_MAX])
+        return rejected("file-broken", detail=text("detail.unexpected-error", kind=type(exc).__name__, error=exc)[:DETAIL_MAX])
 
 
 def _read_fd(fd: int, limit: int) -> bytes:
@@ -641,7 +651,7 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile:
-            raise _Reject("file-broken", detail="ZIP 形式が途中で切れているか壊れています") from None
+            raise _Reject("file-broken", detail=text("detail.zip-truncated")) from None
         with zf:
             _check_zip_sizes(zf)
             try:
@@ -652,16 +662,12 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
                     manifest = _read_member(zf, "META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
                     if b"encryption-data" in manifest:
                         raise _Reject("file-encrypted")
-                    extent = _check_ods_extent(_read_member(zf, "content.xml"))
-                    if extent:
-                        raise _Reject("file-too-large", detail=f"シートの使用範囲が {extent} まで広がっています")
+                    _refuse_extent(_check_ods_extent(_read_member(zf, "content.xml")))
                     saved_at = _ods_modified(zf)
                 else:
                     for info in zf.infolist():
                         if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                            extent = _check_sheet_extent(_read_member(zf, info))
-                            if extent:
-                                raise _Reject("file-too-large", detail=f"シートの使用範囲が {extent} まで広がっています")
+                            _refuse_extent(_check_sheet_extent(_read_member(zf, info)))
                     if "xl/sharedStrings.xml" in zf.namelist():
                         # Read whole so that zipfile verifies its checksum: calamine stops at </sst>
                         # and never notices a corrupted part (the answers' text lives here).
@@ -669,29 +675,29 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
                     names = _xlsx_names(zf)
                     saved_at = _xlsx_modified(zf)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, zlib.error) as exc:
-                raise _Reject("file-broken", detail=f"ZIP の中身が壊れています（{exc}）") from None
+                raise _Reject("file-broken", detail=text("detail.zip-corrupt", error=exc)) from None
             except SafeET.ParseError:
-                raise _Reject("file-broken", detail="ブックの構成情報（XML）が壊れています") from None
+                raise _Reject("file-broken", detail=text("detail.xml-broken")) from None
             except DefusedXmlException:  # unreachable after _check_xml_safe; kept as the second line of defence
-                raise _Reject("file-unsafe", detail="ブックの構成情報（XML）に外部参照や実体の定義があります") from None
+                raise _Reject("file-unsafe", detail=text("detail.xml-entities")) from None
     elif head == OLE_MAGIC:
         try:
             streams = {n.lower() for n in ole_stream_names(data)}
         except (ValueError, struct.error):
-            raise _Reject("file-broken", detail="古い Excel 形式（.xls）のファイル構造が壊れています") from None
+            raise _Reject("file-broken", detail=text("detail.xls-broken")) from None
         if "encryptioninfo" in streams or "encryptedpackage" in streams:
             raise _Reject("file-encrypted")
         if "workbook" in streams or "book" in streams:
             fmt = "xls"
             macros = "_vba_project_cur" in streams
         elif "worddocument" in streams:
-            raise _Reject("file-not-spreadsheet", detected="Word 97-2003 文書")
+            raise _Reject("file-not-spreadsheet", detected=text("format.word-97"))
         elif "powerpoint document" in streams:
-            raise _Reject("file-not-spreadsheet", detected="PowerPoint 97-2003 ファイル")
+            raise _Reject("file-not-spreadsheet", detected=text("format.powerpoint-97"))
         else:
-            raise _Reject("file-not-spreadsheet", detected="Office 以外の複合ファイル（Thumbs.db など）")
+            raise _Reject("file-not-spreadsheet", detected=text("format.ole-other"))
     else:
-        raise _Reject("file-not-spreadsheet", detected=_sniff_other(data[:1024]))
+        raise _Reject("file-not-spreadsheet", detected=text(_sniff_other(data[:1024])))
     base["format"] = fmt
     base["saved_at"] = saved_at
 
@@ -700,7 +706,7 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
     except calamine.PasswordError:
         raise _Reject("file-encrypted") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
-        raise _calamine_reject(exc, "表計算ファイルとして読めません") from None
+        raise _calamine_reject(exc, "detail.workbook-unreadable") from None
     try:
         read = _identify(rel, wb, names, base, definition, roster)
         if macros:
@@ -709,21 +715,22 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
     except calamine.PasswordError:
         raise _Reject("file-encrypted") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
-        raise _calamine_reject(exc, "シートを読めません") from None
+        raise _calamine_reject(exc, "detail.sheet-unreadable") from None
     finally:
         wb.close()
 
 
 def _calamine_reject(exc: Exception, what: str) -> _Reject:
-    """calamine's English error as a Japanese reason (the original kept in brackets for support)."""
-    text = str(exc)
-    if "larger than its declared" in text:
-        return _Reject("file-unsafe", detail="展開すると申告より大きくなる部分があります。圧縮爆弾（zip bomb）の疑いがあります")
-    if "Cannot detect file format" in text:
-        return _Reject("file-broken", detail=f"{what}。中身の一部が壊れているか、形式が正しくありません")
-    if "checksum" in text.lower() or "crc" in text.lower():
-        return _Reject("file-broken", detail=f"{what}。ZIP の中身が壊れています（{text}）"[:200])
-    return _Reject("file-broken", detail=f"{what}（{text}）"[:200])
+    """calamine's English error as a Japanese reason (the original kept in brackets for support);
+    `what` is the catalogue key of what could not be read (the workbook, or a sheet)."""
+    error = str(exc)
+    if "larger than its declared" in error:
+        return _Reject("file-unsafe", detail=text("detail.zip-understated"))
+    if "Cannot detect file format" in error:
+        return _Reject("file-broken", detail=text("detail.reader-format", what=text(what)))
+    if "checksum" in error.lower() or "crc" in error.lower():
+        return _Reject("file-broken", detail=text("detail.reader-zip-corrupt", what=text(what), error=error)[:DETAIL_MAX])
+    return _Reject("file-broken", detail=text("detail.reader-error", what=text(what), error=error)[:DETAIL_MAX])
 
 
 def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: dict, definition: Definition,
@@ -738,25 +745,25 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
     base["meta"] = meta
     if not meta:
         if not _locate_cells(wb, sheet_names, names, definition):
-            raise _Reject("not-our-survey", detail="調査票の管理情報も回答欄も見つかりません")
-        raise _Reject("outdated-template", detail="調査票の管理情報（非表示シート）がありません。別のブックに写したものかもしれません")
+            raise _Reject("not-our-survey", detail=text("detail.no-meta-no-answers"))
+        raise _Reject("outdated-template", detail=text("detail.no-meta"))
 
     s = definition.survey
     code = meta.get("school_code", "")
+    unknown = text("detail.unknown")
     if meta.get("survey_id") != s.id:
-        found = meta.get("survey_id") or "不明"
-        raise _Reject("not-our-survey", detail=f"調査の識別子が「{found}」です")
+        raise _Reject("not-our-survey", detail=text("detail.survey-id", found=meta.get("survey_id") or unknown))
     if meta.get("fiscal_year") != str(s.fiscal_year):
         fy = meta.get("fiscal_year", "")
-        found = fiscal_year_label(int(fy)) if fy.isdigit() else f"年度「{fy or '不明'}」"
+        found = fiscal_year_label(int(fy)) if fy.isdigit() else text("detail.year-as-typed", found=fy or unknown)
         raise _Reject("wrong-year", found=found, expected=s.fiscal_year_label)
     school = roster.by_code().get(code) if code else None
     known = code if school else ""
     if meta.get("template_version") != s.template_version:
-        raise _Reject("outdated-template", school_code=known,
-                      detail=f"版「{meta.get('template_version') or '不明'}」、今回は「{s.template_version}」")
+        raise _Reject("outdated-template", school_code=known, detail=text(
+            "detail.template-version", found=meta.get("template_version") or unknown, expected=s.template_version))
     if not code or meta.get("fingerprint") != definition.fingerprint(code):
-        raise _Reject("outdated-template", school_code=known, detail="調査票の識別情報が今回の調査定義と一致しません")
+        raise _Reject("outdated-template", school_code=known, detail=text("detail.fingerprint-mismatch"))
     if school is None:
         raise _Reject("unknown-school", value=code)
     expected = _expected_ids(definition, school)
@@ -764,10 +771,10 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
     cover = next((c for c in cells if c.item_id == "school_code"), None)
     cover_code = _to_str(cover.raw) if cover else ""
     if cover_code != code:
-        raise _Reject("school-mismatch", school_code=code, meta=code, cover=cover_code or "空欄")
+        raise _Reject("school-mismatch", school_code=code, meta=code, cover=cover_code or text("detail.blank"))
     if not any(c.item_id != "school_code" for c in cells):
-        raise _Reject("not-our-survey", school_code=code, detail="回答欄が見つかりません")
-    return FileRead(**{**base, "school_code": code, "cells": tuple(cells)}, status="read", reason="", problems=())
+        raise _Reject("not-our-survey", school_code=code, detail=text("detail.no-answer-cells"))
+    return FileRead(**{**base, "school_code": code, "cells": tuple(cells)}, status="read", reason_key="", problems=())
 
 
 _EXPECTED: dict[tuple, frozenset] = {}
@@ -858,7 +865,7 @@ def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool =
     inbox = Path(inbox)
     paths = scan_inbox(inbox)
     reads: list[FileRead] = []
-    for path in tqdm(paths, desc=catalogue.text("consolidate.progress"), unit=catalogue.text("unit.file"), disable=not progress, file=sys.stderr):
+    for path in tqdm(paths, desc=text("consolidate.progress"), unit=text("unit.file"), disable=not progress, file=sys.stderr):
         reads.append(read_file(path, inbox, definition, roster))
     return reads
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .catalogue import text
 from .roster import Roster
 
 LEDGER_COLUMNS = ["file", "sha256", "school_code", "status", "reason"]
@@ -34,7 +35,6 @@ class Merge:
     ledger: pd.DataFrame  # LEDGER_COLUMNS, one row per file found
     schools: pd.DataFrame  # SCHOOL_COLUMNS, one row per roster school
     responses: pd.DataFrame  # RESPONSE_COLUMNS, one row per answered item of each submitted school
-    accepted: dict  # school_code -> file
     latest: dict  # school_code -> newest identified file (usable or not): the one a 差戻し is made from
 
 
@@ -59,11 +59,11 @@ def merge(reads: Sequence, answers_long: pd.DataFrame, error_counts: dict[str, i
         for r in files:
             n = error_counts.get(r.file, 0)
             if n:
-                status_of[r.file] = ("rejected", f"エラーが{n}件あるため使用しません（problems.csv と 差戻し を参照）。")
+                status_of[r.file] = ("rejected", text("reason.has-errors", count=n))
             elif r.file == winner:
                 status_of[r.file] = ("accepted", "")
             else:
-                status_of[r.file] = ("superseded", f"同じ学校のより新しい提出（{winner}）を使用します。")
+                status_of[r.file] = ("superseded", text("reason.superseded", winner=winner))
 
     ledger_rows = []
     for r in sorted(reads, key=lambda r: r.file):
@@ -85,7 +85,7 @@ def merge(reads: Sequence, answers_long: pd.DataFrame, error_counts: dict[str, i
     schools = pd.DataFrame(school_rows, columns=SCHOOL_COLUMNS)
 
     responses = _responses(answers_long, accepted.values())
-    return Merge(ledger, schools, responses, accepted, latest)
+    return Merge(ledger, schools, responses, latest)
 
 
 def _responses(answers_long: pd.DataFrame, files: Iterable[str]) -> pd.DataFrame:

@@ -157,15 +157,16 @@ class _Worker:
 
 
 def _why_dead(exitcode: int | None, hung: bool) -> str:
+    """The detail of a reader's death, for its file's `file-crashed-reader` problem."""
     if hung:
-        return f"{FILE_TIMEOUT:.0f}秒たっても読み終わらないため中断しました"
+        return text("detail.reader-timeout", seconds=f"{FILE_TIMEOUT:.0f}")
     if exitcode is not None and exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
         except ValueError:
-            name = f"シグナル {-exitcode}"
-        return f"読み取り処理が強制終了しました（{name}）"
-    return f"読み取り処理が異常終了しました（終了コード {exitcode}）"
+            name = text("detail.signal-number", number=-exitcode)
+        return text("detail.reader-killed", signal=name)
+    return text("detail.reader-exit", code=exitcode)
 
 
 def crashed_read(path: Path, inbox: Path, why: str):

@@ -36,7 +36,6 @@ AS_TYPED = {"not-a-choice", "not-an-integer", "not-a-date", "text-too-long"}
 @dataclass(frozen=True, eq=False)
 class Validation:
     problems: list[Problem]  # errors and queries
-    error_files: set[str]  # files with at least one error: their answers are not used
 
 
 class _Frame:
@@ -104,7 +103,7 @@ class _Frame:
 
 def validate(definition: Definition, roster: Roster, answers: Answers) -> Validation:
     if not answers.files:
-        return Validation(problems=[], error_files=set())
+        return Validation(problems=[])
     f = _Frame(definition, answers)
     schools = roster.by_code()
     sheets = {s.id: s.sheet for s in definition.sections}
@@ -129,7 +128,7 @@ def validate(definition: Definition, roster: Roster, answers: Answers) -> Valida
     _checks(definition, f, schools, emit)
 
     out.sort(key=lambda p: (file_order.get(p.file, -1), order.get(p.item_id, len(order)), p.code))
-    return Validation(problems=out, error_files={p.file for p in out if p.severity == "error"})
+    return Validation(problems=out)
 
 
 # ---------------------------------------------------------------- pandera

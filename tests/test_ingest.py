@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 
 from conftest import one_per_kind
+from pipeline.catalogue import text
 from pipeline.definition import Definition
 from pipeline.generate import SHEET_META, build_template
 from pipeline.ingest import FileRead, ignore_reason, ingest, parse_name_ref, read_file, scan_inbox
@@ -306,13 +307,15 @@ def test_a_workbook_with_our_answer_cells_but_no_metadata_is_outdated(definition
 # ---------------------------------------------------------------- what is not a submission at all
 
 
-@pytest.mark.parametrize("rel", ["~$回答.xlsx", "2026-02-10/.~lock.回答.xlsx#", "Thumbs.db", "sub/desktop.ini",
-                                 ".DS_Store", "__MACOSX/回答.xlsx", "._回答.xlsx"])
-def test_lock_and_system_files_are_ignored_with_a_reason(definition, roster, inbox, rel):
+@pytest.mark.parametrize("rel, key", [
+    ("~$回答.xlsx", "ignored.excel-lock"), ("2026-02-10/.~lock.回答.xlsx#", "ignored.libreoffice-lock"),
+    ("Thumbs.db", "ignored.thumbs-db"), ("sub/desktop.ini", "ignored.desktop-ini"), (".DS_Store", "ignored.ds-store"),
+    ("__MACOSX/回答.xlsx", "ignored.macos-archive-folder"), ("._回答.xlsx", "ignored.macos-resource-fork")])
+def test_lock_and_system_files_are_ignored_with_a_reason(definition, roster, inbox, rel, key):
     put(inbox, rel, b"\x05Owner" + bytes(100))
     r = read(inbox, rel, definition, roster)
     assert (r.status, r.problems, r.school_code) == ("ignored", (), "")
-    assert r.reason and ignore_reason(rel) == r.reason and len(r.sha256) == 64
+    assert ignore_reason(rel) == r.reason_key == key and r.reason == text(key) and len(r.sha256) == 64
 
 
 def test_scan_lists_every_file_recursively_in_order_and_links_are_not_followed_out(definition, roster, inbox, tmp_path):

@@ -35,7 +35,7 @@ except ImportError:  # the ingest stage is built in parallel; same records until
         mtime: float
         format: str | None
         status: str
-        reason: str
+        reason_key: str
         problems: tuple
         school_code: str
         meta: dict
@@ -112,7 +112,7 @@ def file_read(definition: Definition, school: School, file: str | None = None, *
              if item_id not in absent]
     cells += [Cell(*e) for e in extra]
     return FileRead(file=file or f"{school.code}.xlsx", sha256="0" * 64, size=1, mtime=0.0, format="xlsx",
-                    status=status, reason="", problems=(), school_code=school.code, meta={},
+                    status=status, reason_key="", problems=(), school_code=school.code, meta={},
                     saved_at=None, cells=tuple(cells))
 
 

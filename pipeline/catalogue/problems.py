@@ -41,7 +41,7 @@ PROBLEMS: dict[str, Spec] = {
                             "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。"),
     "change-from-last-year": Spec("query", "「{label}」が前年度の {previous} から {value} に大きく変わっています。",
                                   "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。"),
-    # --- whole files
+    # --- whole files ({detected} and {detail} are texts of catalogue/files.py: format.* and detail.*)
     "file-empty": Spec("error", "ファイルが空（0バイト）です。", "保存し直して、もう一度送ってもらってください。"),
     "file-not-spreadsheet": Spec("error", "Excel の調査票ではありません（{detected}）。", "配布した調査票（.xlsx）を送ってもらってください。"),
     "file-broken": Spec("error", "ファイルが壊れていて開けません（{detail}）。", "学校で開けるか確かめ、保存し直して送ってもらってください。"),
