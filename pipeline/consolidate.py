@@ -148,7 +148,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
 
     returns: dict[str, bytes] = dict(parallel.fork_map(build_return, wanted))
     return_source = {code: file for code, file in wanted}
-    laps("差戻し workbooks (overlapping the rendering)")
+    laps("return workbooks (overlapping the rendering)")
     # Extra column at the end (CONTRACT allows): which file each 差戻し was made from, for `mail return`.
     schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(lambda c: return_source.get(c, "")))
     csvs = {
