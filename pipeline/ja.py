@@ -193,6 +193,11 @@ def listing(items) -> str:
     return "・".join(str(i) for i in items)
 
 
+def enumeration(items) -> str:
+    """「「学校番号」、「学校名」」: things named one after the other in a sentence, joined with 、."""
+    return "、".join(str(i) for i in items)
+
+
 
 def did_you_mean(candidate: str | None) -> str:
     """「もしかして『週3回以上』ですか？」 for a near miss, "" when there is none."""
