@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .catalogue import text
 from .definition import Definition, Item
 from .itemtypes import coerce, rank
-from .ja import SEVERITY, SEVERITY_ORDER, fiscal_year_label, isnull
+from .ja import ALL_SCHOOLS, SEVERITY, SEVERITY_ORDER, fiscal_year_label, isnull, listing, num
 from .roster import Roster, School
 
 if TYPE_CHECKING:  # history imports nothing from here at run time; avoid a cycle anyway
     from .history import History
 
-ALL = "全体"
 PROVISIONAL_BELOW = Decimal("0.8")  # coverage under 80 % of the schools concerned -> 暫定
 SMALL_N = 5  # the report never shows on its own a figure describing fewer schools/teachers than this
 KPI_COLUMNS = ["kpi_id", "school_type", "respondents", "meeting", "rate", "baseline", "target",
                "national_target", "met"]
-NO_WARD = "（区の記載なし）"
+NO_WARD = text("board.no-ward")  # the 区 of schools whose roster row names none
 
 
 # ---------------------------------------------------------------- small numeric helpers
@@ -107,6 +107,7 @@ class Scores:
     kpi_ward: pd.DataFrame  # KPI × school type × 区
     own_targets: pd.DataFrame  # high schools: one row per school × scene
     own_target_summary: pd.DataFrame  # per school type + 全体: targets set, met, share
+    own_target_scenes: pd.DataFrame  # per scene, all those schools together: targets set, met, share
     actions: pd.DataFrame  # action item × school type (+ 全体)
     action_policies: pd.DataFrame  # 基本方針 × scope: pooled share of (school, item) targets met
     checklist_items: pd.DataFrame  # checklist row × scope
@@ -145,7 +146,7 @@ def score(definition: Definition, roster: Roster, schools: pd.DataFrame, respons
     problems = _frame(problems, ["file", "school_code", "sheet", "cell", "item_id", "value", "code", "severity",
                                  "message"])
     ledger = _frame(ledger, ["file", "sha256", "school_code", "status", "reason"])
-    own, own_summary = _own_targets(ctx)
+    own, own_summary, own_scenes = _own_targets(ctx)
     actions = _actions(ctx)
     cl_items, cl_cats = _checklist(ctx)
     env, env_ratios = _environment(ctx)
@@ -158,6 +159,7 @@ def score(definition: Definition, roster: Roster, schools: pd.DataFrame, respons
         kpi_ward=_kpi_ward(ctx),
         own_targets=own,
         own_target_summary=own_summary,
+        own_target_scenes=own_scenes,
         actions=actions,
         action_policies=_action_policies(ctx, actions),
         checklist_items=cl_items,
@@ -234,8 +236,8 @@ def _schools_frame(ctx: _Ctx, schools: pd.DataFrame, problems: pd.DataFrame) -> 
 
 def _coverage(ctx: _Ctx) -> pd.DataFrame:
     rows = []
-    for t in ctx.types() + [ALL]:
-        group = [s for s in ctx.roster.schools if t == ALL or s.type == t]
+    for t in ctx.types() + [ALL_SCHOOLS]:
+        group = [s for s in ctx.roster.schools if t == ALL_SCHOOLS or s.type == t]
         n = len(group)
         sub = sum(ctx.status[s.code] == "submitted" for s in group)
         inv = sum(ctx.status[s.code] == "invalid" for s in group)
@@ -290,7 +292,7 @@ def _kpi_ward(ctx: _Ctx) -> pd.DataFrame:
                                        "concerned", "coverage", "provisional", "target", "met", "diff_target"])
 
 
-def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     kt = ctx.d.kpi_table
     rows = []
     for s in ctx.roster.schools:
@@ -310,9 +312,9 @@ def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     own = pd.DataFrame(rows, columns=["school_code", "school_name", "school_type", "ward", "status", "kpi_id", "short",
                                       "mark", "answer", "own_target", "met", "steps_short"])
     summary = []
-    for t in [t for t in ctx.types() if t in kt.own_target_types] + [ALL]:
-        sub = own if t == ALL else own[own["school_type"] == t]
-        schools = [s for s in ctx.roster.schools if s.type in kt.own_target_types and (t == ALL or s.type == t)]
+    for t in [t for t in ctx.types() if t in kt.own_target_types] + [ALL_SCHOOLS]:
+        sub = own if t == ALL_SCHOOLS else own[own["school_type"] == t]
+        schools = [s for s in ctx.roster.schools if s.type in kt.own_target_types and (t == ALL_SCHOOLS or s.type == t)]
         if not schools:
             continue
         judged = sub[sub["met"].notna()]
@@ -321,8 +323,16 @@ def _own_targets(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
         summary.append({"school_type": t, "schools": len(schools), "respondents": int(answering),
                         "targets": len(judged), "met": n_met, "rate": rate_1dp(n_met, len(judged)),
                         "provisional": is_provisional(answering, len(schools))})
-    return own, pd.DataFrame(summary, columns=["school_type", "schools", "respondents", "targets", "met", "rate",
-                                               "provisional"])
+    scenes = []
+    for kpi in kt.kpis:
+        judged = own[(own["kpi_id"] == kpi.id) & own["met"].notna()]
+        n_met = int(judged["met"].astype(bool).sum())
+        scenes.append({"kpi_id": kpi.id, "short": kpi.short, "mark": kpi.mark, "targets": len(judged), "met": n_met,
+                       "rate": rate_1dp(n_met, len(judged))})
+    return (own,
+            pd.DataFrame(summary, columns=["school_type", "schools", "respondents", "targets", "met", "rate",
+                                           "provisional"]),
+            pd.DataFrame(scenes, columns=["kpi_id", "short", "mark", "targets", "met", "rate"]))
 
 
 def _breakdown(ctx: _Ctx, item: Item, values: list) -> str:
@@ -331,7 +341,7 @@ def _breakdown(ctx: _Ctx, item: Item, values: list) -> str:
     for v in values:
         if v in counts:
             counts[v] += 1
-    return "・".join(f"{o} {n}" for o, n in counts.items() if n)
+    return listing(f"{o} {n}" for o, n in counts.items() if n)
 
 
 def _actions(ctx: _Ctx) -> pd.DataFrame:
@@ -341,8 +351,8 @@ def _actions(ctx: _Ctx) -> pd.DataFrame:
         measure = d.measure_of(item.plan_ref)
         policy = d.policy_of(item.plan_ref)
         pol = d.policies.get(policy)
-        for t in ctx.types() + [ALL]:
-            group = ctx.concerned(item, None if t == ALL else t)
+        for t in ctx.types() + [ALL_SCHOOLS]:
+            group = ctx.concerned(item, None if t == ALL_SCHOOLS else t)
             if not group:
                 continue  # the item does not apply to this school type
             values = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
@@ -370,7 +380,7 @@ def _int_summary(values: list) -> str:
     if not values:
         return ""
     mean = round_half_up(Decimal(sum(values)) / Decimal(len(values)), 1)
-    return f"平均 {mean:.1f}・最小 {min(values)}・最大 {max(values)}"
+    return text("board.count-summary", mean=num(mean), min=min(values), max=max(values))
 
 
 def _action_policies(ctx: _Ctx, actions: pd.DataFrame) -> pd.DataFrame:
@@ -380,7 +390,7 @@ def _action_policies(ctx: _Ctx, actions: pd.DataFrame) -> pd.DataFrame:
         sub = actions[actions["policy"] == policy]
         if sub.empty:
             continue
-        for t in ctx.types() + [ALL]:
+        for t in ctx.types() + [ALL_SCHOOLS]:
             s = sub[sub["school_type"] == t]
             if s.empty:
                 continue
@@ -402,8 +412,8 @@ def _checklist(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
         return pd.DataFrame(columns=item_cols), pd.DataFrame(columns=cat_cols)
     teachers_item = m.sum_equals
     item_rows, cat_rows = [], []
-    for t in ctx.types() + [ALL]:
-        group = [s for s in ctx.roster.schools if t == ALL or s.type == t]
+    for t in ctx.types() + [ALL_SCHOOLS]:
+        group = [s for s in ctx.roster.schools if t == ALL_SCHOOLS or s.type == t]
         answering = [s for s in group if ctx.status[s.code] == "submitted"
                      and any(ctx.answer(s, m.item_id(r.key, c.key)) is not None for r in m.rows for c in m.columns)]
         n_teachers = sum(ctx.answer(s, teachers_item) or 0 for s in answering) if teachers_item else None
@@ -440,9 +450,9 @@ def _environment_section(d: Definition):
 # Derived environment figures (key, label, decimals, unit) from the CONTRACT item ids students,
 # devices_pupil and devices_broken; a working device is one not out of order.
 ENV_RATIOS = (
-    ("pupils_per_device", "稼働端末1台あたりの児童生徒数", 2, "人"),
-    ("devices_per_pupil", "児童生徒1人あたりの稼働端末数", 2, "台"),
-    ("broken_share", "故障・修理中の端末の割合", 1, "%"),
+    ("pupils_per_device", text("board.ratio.pupils-per-device"), 2, text("board.unit.pupils")),
+    ("devices_per_pupil", text("board.ratio.devices-per-pupil"), 2, text("board.unit.devices")),
+    ("broken_share", text("board.ratio.broken-share"), 1, "%"),
 )
 
 
@@ -452,9 +462,9 @@ def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "mean", "breakdown", "target", "met", "rate", "provisional"]
     rows, ratios = [], []
     items = [i for i in ctx.d.items if section is not None and i.section == section.id]
-    for t in ctx.types() + [ALL]:
+    for t in ctx.types() + [ALL_SCHOOLS]:
         for item in items:
-            group = ctx.concerned(item, None if t == ALL else t)
+            group = ctx.concerned(item, None if t == ALL_SCHOOLS else t)
             if not group:
                 continue
             values = [ctx.answer(s, item.id) for s in group if ctx.status[s.code] == "submitted"]
@@ -474,7 +484,7 @@ def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
                 row["rate"] = rate_1dp(row["met"], len(counted))
             rows.append(row)
         # Ratios over the schools that gave all three counts, so numerator and denominator match.
-        group = [s for s in ctx.roster.schools if (t == ALL or s.type == t)]
+        group = [s for s in ctx.roster.schools if (t == ALL_SCHOOLS or s.type == t)]
         full = [s for s in group if ctx.status[s.code] == "submitted"
                 and all(ctx.answer(s, k) is not None for k in ("students", "devices_pupil", "devices_broken"))]
         students = sum(ctx.answer(s, "students") for s in full)
@@ -489,10 +499,11 @@ def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
             "broken_share": (broken, pupil, rate_1dp(broken, pupil)),
         }
         for key, label, places, unit in ENV_RATIOS:
-            num, den, val = values[key]
+            numerator, denominator, value = values[key]
             ratios.append({"metric": key, "label": label, "unit": unit, "places": places, "school_type": t,
-                           "schools": len(full), "concerned": len(group), "numerator": num, "denominator": den,
-                           "value": val, "provisional": is_provisional(len(full), len(group))})
+                           "schools": len(full), "concerned": len(group), "numerator": numerator,
+                           "denominator": denominator, "value": value,
+                           "provisional": is_provisional(len(full), len(group))})
     return (pd.DataFrame(rows, columns=env_cols),
             pd.DataFrame(ratios, columns=["metric", "label", "unit", "places", "school_type", "schools", "concerned",
                                           "numerator", "denominator", "value", "provisional"]))
@@ -617,14 +628,14 @@ def _highlights(d: Definition, s: Scores) -> dict:
     falls = k[k["diff_baseline"] < 0].sort_values(["diff_baseline", "kpi_id"]).head(3)
     # The plan's school actions (□) only: environment goals are summarised with the environment figures.
     env_items = set(s.environment["item_id"])
-    a = s.actions[(s.actions["school_type"] == ALL) & s.actions["rate"].notna()
+    a = s.actions[(s.actions["school_type"] == ALL_SCHOOLS) & s.actions["rate"].notna()
                   & (s.actions["respondents"] >= SMALL_N) & ~s.actions["item_id"].isin(env_items)]
     low_actions = a[a["rate"] < 100].sort_values(["rate", "plan_ref"]).head(3)
     c = s.checklist_categories
-    c = c[(c["school_type"] == ALL) & c["diff_national"].notna() & (c["teachers"].fillna(0) >= SMALL_N)]
+    c = c[(c["school_type"] == ALL_SCHOOLS) & c["diff_national"].notna() & (c["teachers"].fillna(0) >= SMALL_N)]
     below_national = c[c["diff_national"] < 0].sort_values("diff_national")
     er = s.environment_ratios
-    env = er[(er["school_type"] == ALL) & er["value"].notna() & (er["schools"] >= SMALL_N)]
+    env = er[(er["school_type"] == ALL_SCHOOLS) & er["value"].notna() & (er["schools"] >= SMALL_N)]
     return {
         "kpi_total": len(s.kpi), "kpi_judged": len(k), "kpi_met": int(met.sum()),
         "gaps": gaps.to_dict("records"), "gains": gains.to_dict("records"), "falls": falls.to_dict("records"),

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from pipeline.definition import load_definition
+from pipeline.itemtypes import coerce
+from pipeline.ja import ALL_SCHOOLS as ALL
 from pipeline.roster import Roster, School
-from pipeline.score import ALL, coerce, rate_1dp, score
+from pipeline.score import rate_1dp, score
 
 ROOT = Path(__file__).resolve().parent.parent
 DEF = load_definition(ROOT / "config" / "survey_r7.yaml")
@@ -225,6 +227,10 @@ def test_high_school_answers_against_own_targets():
     summary = s.own_target_summary.set_index("school_type")
     assert (summary.loc["高等学校", "targets"], summary.loc["高等学校", "met"], summary.loc["高等学校", "rate"]) == (5, 4, 80.0)
     assert (summary.loc[ALL, "targets"], summary.loc[ALL, "met"], summary.loc[ALL, "rate"]) == (9, 8, 88.9)
+    # Per scene, both schools together: ② 1 of 2 met; ⑤ only H1 set a target.
+    scenes = s.own_target_scenes.set_index("kpi_id")
+    assert scenes.loc["scene_2", ["targets", "met", "rate"]].tolist() == [2, 1, 50.0]
+    assert scenes.loc["scene_5", ["targets", "met", "rate"]].tolist() == [1, 1, 100.0]
 
 
 # ---------------------------------------------------------------- action items

@@ -1,21 +1,10 @@
-"""What the workbook and the report share: the run's facts, and the wording and numbers of ja.py under
-the names the renderers use."""
+"""What the workbook and the report share: the facts of the run, and the name of a severity."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from ..ja import DASH as SUPPRESSED
-from ..ja import FILE_STATUS as LEDGER_JA
-from ..ja import MET as MET_JA
-from ..ja import PROVISIONAL as PROVISIONAL_JA
-from ..ja import SCHOOL_STATUS as STATUS_JA
-from ..ja import SEVERITY as SEVERITY_JA
-from ..ja import isnull, met as met_ja, num, pct, pt, target_pct, timestamp  # noqa: F401
-from ..layout import header_text  # noqa: F401
-from ..catalogue import text
-
-PROVISIONAL_NOTE = text("board.provisional-note")
+from ..ja import SEVERITY, timestamp
 
 
 @dataclass(frozen=True)
@@ -32,4 +21,4 @@ class RunInfo:
 
 
 def severity_ja(sev: str) -> str:
-    return SEVERITY_JA.get(sev, sev)
+    return SEVERITY.get(sev, sev)

@@ -1,7 +1,8 @@
 """報告書.html and 報告書.md from jinja2 templates (HTML autoescaped; Markdown escaped by `finalize`).
 
 One context is built here from the scores; both templates read it, so the two reports never
-disagree. Sentences are assembled from the numbers; labels come from the definition.
+disagree. Sentences are assembled from the numbers with the catalogue's wording (`report.*`);
+labels come from the definition, the fixed wording of the pages is in the templates.
 No figure describing fewer than SMALL_N schools (or teachers) is shown on its own: it prints as
 「—」 with a note, while it still counts in 全体.
 """
@@ -14,14 +15,16 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
+from ..catalogue import text
 from ..definition import Definition
-from ..ja import fiscal_year_label
-from ..score import ALL, SMALL_N, Scores, rate_1dp
-from .common import (RunInfo, LEDGER_JA, PROVISIONAL_NOTE, STATUS_JA, SUPPRESSED, isnull, met_ja, num, pct, pt,
-                     severity_ja, target_pct)
+from ..ja import (ALL_SCHOOLS, DASH, FILE_STATUS, SCHOOL_STATUS, count, enumeration, fiscal_year_label,
+                  fiscal_year_short, isnull, listing, met, num, pct, pt, target_pct, western_date)
+from ..layout import checklist_row_label
+from ..score import SMALL_N, Scores
+from .common import RunInfo, severity_ja
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SUPPRESSED_NOTE = f"「{SUPPRESSED}」は、対象が{SMALL_N}校（人）未満のため個別には示していない値、または算出できない値です（全体には含めています）。"
+PROVISIONAL_MARK = text("report.provisional-mark")  # after a figure in a table: 「45.0%＊」
 
 
 def build_report(definition: Definition, scores: Scores, run_info: RunInfo) -> tuple[str, str]:
@@ -42,8 +45,8 @@ def _md_escape(value):
         return ""
     if isinstance(value, Markup):
         return value
-    text = html.escape(str(value), quote=False)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    escaped = html.escape(str(value), quote=False)
+    return escaped.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 # ---------------------------------------------------------------- small helpers
@@ -54,26 +57,20 @@ def _shown(n) -> bool:
 
 
 def _rate_or_dash(rate, n) -> str:
-    return pct(rate) if _shown(n) else SUPPRESSED
-
-
-def _year_short(fiscal_year: int) -> str:
-    """R6 for FY2024: the plan's way of naming a year in 'R6比'."""
-    return f"R{fiscal_year - 2018}"
+    return pct(rate) if _shown(n) else DASH
 
 
 def kpi_sentence(d: Definition, r, fiscal_year: int) -> str:
     """「中学校の④は目標55%に対し48.4%（▲6.6pt）で未達成、R6比+14.0pt。」"""
-    head = f"{r['school_type']}の{r['mark']}は"
     if r["respondents"] == 0 or isnull(r["rate"]):
-        return f"{head}有効な回答がなく、率を算出できません。"
+        return text("report.kpi.no-answers", school_type=r["school_type"], mark=r["mark"])
     if not _shown(r["respondents"]):
-        return f"{head}回答校が{SMALL_N}校未満のため、率を示していません。"
-    text = (f"{head}目標{target_pct(r['target'])}に対し{pct(r['rate'])}（{pt(r['diff_target'])}）で"
-            f"{met_ja(r['met'])}、{_year_short(fiscal_year - 1)}比{pt(r['diff_baseline'])}")
-    if r["provisional"]:
-        text += f"（暫定：回答率{pct(r['coverage'])}）"
-    return text + "。"
+        return text("report.kpi.too-few", school_type=r["school_type"], mark=r["mark"], small_n=SMALL_N)
+    provisional = text("report.kpi.provisional", coverage=pct(r["coverage"])) if r["provisional"] else ""
+    return text("report.kpi.result", school_type=r["school_type"], mark=r["mark"], target=target_pct(r["target"]),
+                rate=pct(r["rate"]), diff_target=pt(r["diff_target"]), met=met(r["met"]),
+                baseline_year=fiscal_year_short(fiscal_year - 1), diff_baseline=pt(r["diff_baseline"]),
+                provisional=provisional)
 
 
 # ---------------------------------------------------------------- SVG charts (text stays text)
@@ -107,8 +104,8 @@ def kpi_chart_svg(d: Definition, rows: list[dict], title: str) -> Markup:
              _svg_text(4, 18, title, size=13, weight="bold")]
     # Legend
     lx = 4
-    for key, label, shape in (("result", "結果", "bar"), ("baseline", base_l, "tick"), ("target", tgt_l, "tick"),
-                              ("national", nat_l, "tick")):
+    for key, label, shape in (("result", text("report.chart.result"), "bar"), ("baseline", base_l, "tick"),
+                              ("target", tgt_l, "tick"), ("national", nat_l, "tick")):
         if shape == "bar":
             parts.append(f'<rect x="{lx}" y="27" width="14" height="9" fill="{_COLORS[key]}"/>')
         else:
@@ -123,10 +120,10 @@ def kpi_chart_svg(d: Definition, rows: list[dict], title: str) -> Markup:
         if shown:
             parts.append(f'<rect x="{label_w}" y="{y + 8}" width="{plot_w * float(r["rate"]) / 100:.1f}" height="16" '
                          f'fill="{_COLORS["result"]}"/>')
-            parts.append(_svg_text(x(r["rate"]) + 4, y + 21, pct(r["rate"]) + ("（暫定）" if r["provisional"] else ""),
-                                   size=10, fill="#000"))
+            provisional = text("report.chart.provisional") if r["provisional"] else ""
+            parts.append(_svg_text(x(r["rate"]) + 4, y + 21, pct(r["rate"]) + provisional, size=10, fill="#000"))
         else:
-            parts.append(_svg_text(label_w + 4, y + 21, SUPPRESSED, size=10, fill="#666"))
+            parts.append(_svg_text(label_w + 4, y + 21, DASH, size=10, fill="#666"))
         for key in ("baseline", "target", "national"):
             v = r["baseline" if key == "baseline" else "target" if key == "target" else "national_target"]
             if not isnull(v):
@@ -142,9 +139,10 @@ def checklist_chart_svg(rows: list[dict], title: str) -> Markup:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" aria-label="{escape(title)}" font-family="sans-serif">',
              _svg_text(4, 18, title, size=13, weight="bold"),
-             f'<rect x="4" y="27" width="14" height="9" fill="{_COLORS["result"]}"/>', _svg_text(22, 36, "本市", size=10),
+             f'<rect x="4" y="27" width="14" height="9" fill="{_COLORS["result"]}"/>',
+             _svg_text(22, 36, text("report.chart.city"), size=10),
              f'<rect x="75" y="24" width="3" height="15" fill="{_COLORS["national"]}"/>',
-             _svg_text(84, 36, "全国（令和6年度）", size=10)]
+             _svg_text(84, 36, text("report.chart.national-r6"), size=10)]
     parts += _percent_grid(x, top, top + row_h * len(rows))
     for i, r in enumerate(rows):
         y = top + i * row_h
@@ -154,7 +152,7 @@ def checklist_chart_svg(rows: list[dict], title: str) -> Markup:
                          f'fill="{_COLORS["result"]}"/>')
             parts.append(_svg_text(x(r["rate"]) + 4, y + 19, pct(r["rate"]), size=10, fill="#000"))
         else:
-            parts.append(_svg_text(label_w + 4, y + 19, SUPPRESSED, size=10, fill="#666"))
+            parts.append(_svg_text(label_w + 4, y + 19, DASH, size=10, fill="#666"))
         if not isnull(r.get("national")):
             parts.append(f'<rect x="{x(r["national"]) - 1.5:.1f}" y="{y + 2}" width="3" height="25" '
                          f'fill="{_COLORS["national"]}"/>')
@@ -176,33 +174,35 @@ def _bar(rate, n) -> str:
 def report_context(d: Definition, s: Scores, run: RunInfo) -> dict:
     fy = d.survey.fiscal_year
     kt = d.kpi_table
-    types = [t for t in s.coverage["school_type"] if t != ALL]
+    types = [t for t in s.coverage["school_type"] if t != ALL_SCHOOLS]
     kpi = [dict(r) for r in s.kpi.to_dict("records")]
     for r in kpi:
         r["sentence"] = kpi_sentence(d, r, fy)
         r["shown"] = _shown(r["respondents"])
         r["rate_text"] = _rate_or_dash(r["rate"], r["respondents"])
-        r["met_text"] = met_ja(r["met"]) if r["shown"] else SUPPRESSED
-        r["diff_target_text"] = pt(r["diff_target"]) if r["shown"] else SUPPRESSED
-        r["diff_baseline_text"] = pt(r["diff_baseline"]) if r["shown"] else SUPPRESSED
+        r["met_text"] = met(r["met"]) if r["shown"] else DASH
+        r["diff_target_text"] = pt(r["diff_target"]) if r["shown"] else DASH
+        r["diff_baseline_text"] = pt(r["diff_baseline"]) if r["shown"] else DASH
         r["bar"] = _bar(r["rate"], r["respondents"])
         for key in ("baseline", "target", "national_target"):
             r[f"{key}_text"] = target_pct(r[key])
     kpi_types = list(dict.fromkeys(r["school_type"] for r in kpi))
     kpi_by_type = [{"school_type": t, "rows": [r for r in kpi if r["school_type"] == t],
-                    "chart": kpi_chart_svg(d, [r for r in kpi if r["school_type"] == t], f"{t}：{kt.title}")}
+                    "chart": kpi_chart_svg(d, [r for r in kpi if r["school_type"] == t],
+                                           text("report.chart.kpi-title", school_type=t, title=kt.title))}
                    for t in kpi_types]
 
     cov = s.coverage.to_dict("records")
     for r in cov:
         r["rate_text"] = _rate_or_dash(r["rate"], r["schools"])
-    total = next(r for r in cov if r["school_type"] == ALL)
+    total = next(r for r in cov if r["school_type"] == ALL_SCHOOLS)
 
     return {
         "d": d, "survey": d.survey, "kt": kt, "run": run, "fy_label": d.survey.fiscal_year_label,
-        "reference_date": _date(d.survey.reference_date), "deadline": _date(d.survey.deadline),
-        "small_n": SMALL_N, "suppressed_note": SUPPRESSED_NOTE, "provisional_note": PROVISIONAL_NOTE,
-        "meeting": "」「".join(kt.meeting), "baseline_short": _year_short(fy - 1),
+        "reference_date": western_date(d.survey.reference_date), "deadline": western_date(d.survey.deadline),
+        "small_n": SMALL_N, "suppressed_note": text("report.suppressed-note", dash=DASH, small_n=SMALL_N),
+        "provisional_note": text("board.provisional-note"), "all_schools": ALL_SCHOOLS,
+        "baseline_short": fiscal_year_short(fy - 1),
         "coverage": cov, "coverage_total": total, "any_provisional": bool(s.coverage["provisional"].any()),
         "types": types,
         "kpi_by_type": kpi_by_type, "kpi_sentences": [r["sentence"] for r in kpi],
@@ -214,14 +214,10 @@ def report_context(d: Definition, s: Scores, run: RunInfo) -> dict:
         "environment": _environment_context(d, s, types),
         "summary": _summary(d, s, kpi),
         "missing": [r for r in s.schools.to_dict("records") if r["status"] != "submitted"],
-        "status_ja": STATUS_JA, "ledger_ja": LEDGER_JA,
+        "status_ja": SCHOOL_STATUS,
         "problem_counts": _problem_rows(s),
         "ledger_counts": _ledger_counts(s),
     }
-
-
-def _date(x) -> str:
-    return "" if x is None else f"{x.year}年{x.month}月{x.day}日"
 
 
 def _ward_tables(d: Definition, s: Scores) -> list[dict]:
@@ -239,13 +235,13 @@ def _ward_tables(d: Definition, s: Scores) -> list[dict]:
             for kid in kids:
                 c = sub[(sub["ward"] == ward) & (sub["kpi_id"] == kid)]
                 if c.empty:
-                    cells.append(SUPPRESSED)
+                    cells.append(DASH)
                     continue
                 c = c.iloc[0]
-                text = _rate_or_dash(c["rate"], c["respondents"])
-                if text != SUPPRESSED and c["provisional"]:
-                    text += "＊"
-                cells.append(text)
+                shown = _rate_or_dash(c["rate"], c["respondents"])
+                if shown != DASH and c["provisional"]:
+                    shown += PROVISIONAL_MARK
+                cells.append(shown)
             n = int(sub[sub["ward"] == ward]["respondents"].max())
             rows.append({"ward": ward, "respondents": n, "cells": cells})
         out.append({"school_type": t, "marks": [marks[k] for k in kids], "rows": rows})
@@ -268,29 +264,26 @@ def _trend_table(d: Definition, s: Scores) -> dict:
             for y in years:
                 v = sub.get(y)
                 if isnull(v) or (y == d.survey.fiscal_year and not shown):
-                    cells.append(SUPPRESSED)
+                    cells.append(DASH)
                 else:
-                    cells.append(pct(v) + ("＊" if y == d.survey.fiscal_year and provisional else ""))
+                    cells.append(pct(v) + (PROVISIONAL_MARK if y == d.survey.fiscal_year and provisional else ""))
             rows.append({"school_type": ty, "mark": k.mark, "short": k.short, "cells": cells})
     return {"years": [fiscal_year_label(y) for y in years], "rows": rows,
-            "note": (f"{fiscal_year_label(years[0])}は計画の「{d.kpi_table.baseline_label}」です。＊は暫定。") if years else ""}
+            "note": text("report.trend-note", first_year=fiscal_year_label(years[0]),
+                         baseline=d.kpi_table.baseline_label) if years else ""}
 
 
 def _own_context(d: Definition, s: Scores) -> dict:
-    own = s.own_targets
     summary = []
     for r in s.own_target_summary.to_dict("records"):
         shown = _shown(r["schools"])
-        summary.append({**r, "rate_text": pct(r["rate"]) if shown else SUPPRESSED, "shown": shown})
-    total = next((r for r in summary if r["school_type"] == ALL), None)
-    mark = "＊" if total is not None and total["provisional"] else ""
-    per_scene = []
-    for k in d.kpi_table.kpis:
-        sub = own[(own["kpi_id"] == k.id) & own["met"].notna()]
-        n, met = len(sub), int(sub["met"].astype(bool).sum()) if len(sub) else 0
-        per_scene.append({"mark": k.mark, "short": k.short, "judged": n, "met": met,
-                          "rate_text": pct(rate_1dp(met, n)) + mark if _shown(n) else SUPPRESSED})
-    return {"types": "・".join(d.kpi_table.own_target_types), "summary": summary, "per_scene": per_scene,
+        summary.append({**r, "rate_text": pct(r["rate"]) if shown else DASH, "shown": shown})
+    total = next((r for r in summary if r["school_type"] == ALL_SCHOOLS), None)
+    mark = PROVISIONAL_MARK if total is not None and total["provisional"] else ""
+    per_scene = [{"mark": r["mark"], "short": r["short"], "judged": r["targets"], "met": r["met"],
+                  "rate_text": pct(r["rate"]) + mark if _shown(r["targets"]) else DASH}
+                 for r in s.own_target_scenes.to_dict("records")]
+    return {"types": listing(d.kpi_table.own_target_types), "summary": summary, "per_scene": per_scene,
             "total": total, "schools": int(total["schools"]) if total else 0}
 
 
@@ -303,7 +296,7 @@ def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
         if sub.empty:
             continue
         ap = s.action_policies
-        tot = ap[(ap["policy"] == policy) & (ap["school_type"] == ALL)]
+        tot = ap[(ap["policy"] == policy) & (ap["school_type"] == ALL_SCHOOLS)]
         measures = []
         for measure, mtitle in pol.measures.items():
             ms = sub[sub["measure"] == measure]
@@ -316,13 +309,13 @@ def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
                 rows = ms[ms["item_id"] == item_id].set_index("school_type")
                 first = rows.iloc[0]
                 cells = []
-                for t in types + [ALL]:
+                for t in types + [ALL_SCHOOLS]:
                     if t in rows.index:
                         r = rows.loc[t]
-                        text = _rate_or_dash(r["rate"], r["respondents"])
-                        if text != SUPPRESSED and r["provisional"]:
-                            text += "＊"
-                        cells.append(text)
+                        shown = _rate_or_dash(r["rate"], r["respondents"])
+                        if shown != DASH and r["provisional"]:
+                            shown += PROVISIONAL_MARK
+                        cells.append(shown)
                     else:
                         cells.append("")  # the item does not apply to this school type
                 items.append({"plan_ref": first["plan_ref"], "label": first["label"], "target": first["target"],
@@ -330,8 +323,11 @@ def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
             measures.append({"measure": measure, "title": mtitle, "items": items})
         total = tot.iloc[0] if not tot.empty else None
         shown = total is not None and _shown(total["respondents"]) and not isnull(total["rate"])
-        out.append({"policy": policy, "title": pol.title, "measures": measures,
-                    "rate_text": (pct(total["rate"]) + ("、暫定" if total["provisional"] else "")) if shown else SUPPRESSED,
+        rate_text = DASH
+        if shown:
+            rate_text = (text("report.policy-rate-provisional", rate=pct(total["rate"])) if total["provisional"]
+                         else pct(total["rate"]))
+        out.append({"policy": policy, "title": pol.title, "measures": measures, "rate_text": rate_text,
                     "respondents": int(total["respondents"]) if total is not None else 0,
                     "met": int(total["met"]) if total is not None else 0})
     return out
@@ -342,38 +338,43 @@ def _checklist_context(d: Definition, s: Scores, types: list[str]) -> dict:
     if m is None:
         return {}
     cats = s.checklist_categories
-    positive = "・".join(c.label for c in m.columns if c.key in m.positive)
+    positive = listing(c.label for c in m.columns if c.key in m.positive)
     rows, chart_rows = [], []
     for key, cat in m.categories.items():
         cells = []
-        for t in types + [ALL]:
+        for t in types + [ALL_SCHOOLS]:
             c = cats[(cats["category"] == key) & (cats["school_type"] == t)]
             if c.empty:
-                cells.append(SUPPRESSED)
+                cells.append(DASH)
                 continue
             c = c.iloc[0]
             n = c["teachers"] if not isnull(c["teachers"]) else 0
-            cells.append(pct(c["rate"]) + ("＊" if c["provisional"] else "") if _shown(n) and not isnull(c["rate"])
-                         else SUPPRESSED)
-        allc = cats[(cats["category"] == key) & (cats["school_type"] == ALL)].iloc[0]
+            cells.append(pct(c["rate"]) + (PROVISIONAL_MARK if c["provisional"] else "")
+                         if _shown(n) and not isnull(c["rate"]) else DASH)
+        allc = cats[(cats["category"] == key) & (cats["school_type"] == ALL_SCHOOLS)].iloc[0]
         shown = _shown(allc["teachers"] if not isnull(allc["teachers"]) else 0)
         rows.append({"category": key, "title": cat.title, "cells": cells,
-                     "national": pct(cat.national_r6) if cat.national_r6 is not None else SUPPRESSED,
-                     "diff": pt(allc["diff_national"]) if shown else SUPPRESSED})
+                     "national": pct(cat.national_r6) if cat.national_r6 is not None else DASH,
+                     "diff": pt(allc["diff_national"]) if shown else DASH})
         chart_rows.append({"label": f"{key} {cat.title[:14]}{'…' if len(cat.title) > 14 else ''}",
                            "rate": allc["rate"], "national": cat.national_r6, "shown": shown})
     items = []
     ci = s.checklist_items
     for r in m.rows:
-        c = ci[(ci["row"] == r.key) & (ci["school_type"] == ALL)].iloc[0]
-        items.append({"key": f"{r.key[0].upper()}-{r.key[1:]}", "label": r.label, "verified": r.verified,
-                      "rate": pct(c["rate"]) if _shown(c["teachers"]) else SUPPRESSED})
-    allrow = cats[cats["school_type"] == ALL]
+        c = ci[(ci["row"] == r.key) & (ci["school_type"] == ALL_SCHOOLS)].iloc[0]
+        items.append({"key": checklist_row_label(r.key), "label": r.label, "verified": r.verified,
+                      "rate": pct(c["rate"]) if _shown(c["teachers"]) else DASH})
+    allrow = cats[cats["school_type"] == ALL_SCHOOLS]
     teachers = int(allrow["teachers"].iloc[0]) if not allrow.empty and not isnull(allrow["teachers"].iloc[0]) else 0
     schools = int(allrow["schools"].iloc[0]) if not allrow.empty else 0
     return {"positive": positive, "rows": rows, "items": items, "national_source": m.national_source,
             "teachers": teachers, "schools": schools, "any_unverified": any(not r.verified for r in m.rows),
-            "chart": checklist_chart_svg(chart_rows, f"区分別の割合（{ALL}）と全国")}
+            "chart": checklist_chart_svg(chart_rows, text("report.chart.checklist-title", scope=ALL_SCHOOLS))}
+
+
+def _ratio_text(value, unit: str, places) -> str:
+    """A derived environment figure: 2.5% for a share, 1.03人 for a ratio."""
+    return pct(value) if unit == "%" else f"{num(value, int(places))}{unit}"
 
 
 def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
@@ -383,30 +384,32 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
         sub = er[er["metric"] == key].set_index("school_type")
         first = sub.iloc[0]
         cells = []
-        for t in types + [ALL]:
+        for t in types + [ALL_SCHOOLS]:
             if t not in sub.index:
-                cells.append(SUPPRESSED)
+                cells.append(DASH)
                 continue
             r = sub.loc[t]
             if not _shown(r["schools"]) or isnull(r["value"]):
-                cells.append(SUPPRESSED)
+                cells.append(DASH)
             else:
-                text = pct(r["value"]) if first["unit"] == "%" else f"{num(r['value'], int(first['places']))}{first['unit']}"
-                cells.append(text + ("＊" if r["provisional"] else ""))
+                cells.append(_ratio_text(r["value"], first["unit"], first["places"])
+                             + (PROVISIONAL_MARK if r["provisional"] else ""))
         ratios.append({"label": first["label"], "cells": cells})
     e = s.environment
     items = []
     for item_id in dict.fromkeys(e["item_id"]):
-        r = e[(e["item_id"] == item_id) & (e["school_type"] == ALL)]
+        r = e[(e["item_id"] == item_id) & (e["school_type"] == ALL_SCHOOLS)]
         if r.empty:
             continue
         r = r.iloc[0]
         shown = _shown(r["respondents"])
-        if r["type"] == "integer":
-            value = f"平均 {num(r['mean'])}{r['unit']}（合計 {int(r['sum']):,}{r['unit']}）" if shown else SUPPRESSED
+        if not shown:
+            value = DASH
+        elif r["type"] == "integer":
+            value = text("report.environment.mean-sum", mean=num(r["mean"]), sum=count(r["sum"]), unit=r["unit"])
         else:
-            value = r["breakdown"] if shown else SUPPRESSED
-        items.append({"label": r["label"], "value": value + ("＊" if shown and r["provisional"] else ""),
+            value = r["breakdown"]
+        items.append({"label": r["label"], "value": value + (PROVISIONAL_MARK if shown and r["provisional"] else ""),
                       "target": r["target"], "rate": pct(r["rate"]) if shown and r["target"] else ""})
     return {"ratios": ratios, "items": items}
 
@@ -414,46 +417,49 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
 def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
     """Observations written from the numbers (Scores.highlights: only figures that may be shown)."""
     out = []
-    fy = d.survey.fiscal_year
+    baseline_year = fiscal_year_short(d.survey.fiscal_year - 1)
     h = s.highlights
-    total = s.coverage[s.coverage["school_type"] == ALL]
+    total = s.coverage[s.coverage["school_type"] == ALL_SCHOOLS]
     if total.empty or int(total.iloc[0]["submitted"]) == 0:
-        return ["集計できる回答がまだありません（集計対象 0校）。"]
+        return [text("report.summary.no-answers")]
     if h["kpi_judged"]:
-        head = (f"{'・'.join(dict.fromkeys(r['school_type'] for r in kpi))}の場面ごとの端末活用{h['kpi_total']}指標"
-                + ("" if h["kpi_judged"] == h["kpi_total"] else f"（算出できたのは{h['kpi_judged']}指標）"))
+        kpis = text("report.summary.kpis", school_types=listing(dict.fromkeys(r["school_type"] for r in kpi)),
+                    total=h["kpi_total"])
+        if h["kpi_judged"] != h["kpi_total"]:
+            kpis = text("report.summary.kpis-judged", kpis=kpis, judged=h["kpi_judged"])
         tgt = d.kpi_table.target_label
-        out.append(f"{head}のうち、{tgt}を達成したのは{h['kpi_met']}指標です。" if h["kpi_met"]
-                   else f"{head}のうち、{tgt}を達成した指標はありませんでした。")
+        out.append(text("report.summary.kpis-met", kpis=kpis, target_label=tgt, met=h["kpi_met"]) if h["kpi_met"]
+                   else text("report.summary.kpis-none-met", kpis=kpis, target_label=tgt))
     if h["gaps"]:
-        out.append("目標との差が大きいのは、" + "、".join(
-            f"{r['school_type']}の{r['short']}（{pct(r['rate'])}、目標{target_pct(r['target'])}、{pt(r['diff_target'])}）"
-            for r in h["gaps"]) + "です。")
-    if h["gains"]:
-        out.append(f"{_year_short(fy - 1)}からの伸びが大きいのは、" + "、".join(
-            f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in h["gains"]) + "です。")
-    if h["falls"]:
-        out.append(f"{_year_short(fy - 1)}より下がったのは、" + "、".join(
-            f"{r['school_type']}の{r['short']}（{pt(r['diff_baseline'])}）" for r in h["falls"]) + "です。")
+        out.append(text("report.summary.gaps", figures=enumeration(
+            text("report.summary.gap", school_type=r["school_type"], short=r["short"], rate=pct(r["rate"]),
+                 target=target_pct(r["target"]), diff=pt(r["diff_target"])) for r in h["gaps"])))
+    for key, changes in (("report.summary.gains", h["gains"]), ("report.summary.falls", h["falls"])):
+        if changes:
+            out.append(text(key, baseline_year=baseline_year, figures=enumeration(
+                text("report.summary.change", school_type=r["school_type"], short=r["short"],
+                     diff=pt(r["diff_baseline"])) for r in changes)))
     if h["low_actions"]:
-        out.append("行動計画の取組で達成率が低いのは、" + "、".join(
-            f"{r['plan_ref']}「{_short(r['label'])}」（{pct(r['rate'])}）" for r in h["low_actions"]) + "です。")
+        out.append(text("report.summary.low-actions", figures=enumeration(
+            text("report.summary.low-action", plan_ref=r["plan_ref"], label=_short(r["label"]), rate=pct(r["rate"]))
+            for r in h["low_actions"])))
     elif h["actions_judged"]:
-        out.append("行動計画の取組は、集計したすべての項目で、回答した対象校の全校が目標を満たしました。")
+        out.append(text("report.summary.actions-all-met"))
     if h["checklist_judged"]:
         if not h["below_national"]:
-            out.append("教員のICT活用指導力は、すべての区分で全国（R6）以上でした。")
+            out.append(text("report.summary.checklist-all-above"))
         else:
-            out.append("教員のICT活用指導力で全国（R6）を下回ったのは、" + "、".join(
-                f"区分{r['category']}（{pct(r['rate'])}、全国{pct(r['national_r6'])}、{pt(r['diff_national'])}）"
-                for r in h["below_national"]) + "です。")
-    env = [f"{r['label']}は{pct(r['value']) if r['unit'] == '%' else num(r['value'], int(r['places'])) + r['unit']}"
-           for r in h["environment"]]
-    if env:
-        out.append(f"環境整備では、{ALL}で" + "、".join(env) + "です。")
-    prov = [r["school_type"] for r in s.coverage.to_dict("records") if r["provisional"] and r["school_type"] != ALL]
+            out.append(text("report.summary.checklist-below", figures=enumeration(
+                text("report.summary.checklist-category", category=r["category"], rate=pct(r["rate"]),
+                     national=pct(r["national_r6"]), diff=pt(r["diff_national"])) for r in h["below_national"])))
+    if h["environment"]:
+        out.append(text("report.summary.environment", scope=ALL_SCHOOLS, figures=enumeration(
+            text("report.summary.environment-figure", label=r["label"],
+                 value=_ratio_text(r["value"], r["unit"], r["places"])) for r in h["environment"])))
+    prov = [r["school_type"] for r in s.coverage.to_dict("records")
+            if r["provisional"] and r["school_type"] != ALL_SCHOOLS]
     if prov:
-        out.append(f"{'・'.join(prov)}は回収率が8割に満たないため、関係する値は暫定です。")
+        out.append(text("report.summary.provisional", school_types=listing(prov)))
     return out
 
 
@@ -475,4 +481,4 @@ def _ledger_counts(s: Scores) -> list[dict]:
     if s.ledger.empty:
         return []
     g = s.ledger.groupby("status").size()
-    return [{"status": LEDGER_JA.get(k, k), "count": int(v)} for k, v in g.items()]
+    return [{"status": FILE_STATUS.get(k, k), "count": int(v)} for k, v in g.items()]
