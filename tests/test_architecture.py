@@ -213,3 +213,36 @@ if __name__ == "__main__":  # python tests/test_architecture.py: list what the t
     for line in japanese_outside_catalogue() + duplicated_blocks() + [str(c) for c in _cycles(GRAPH)]:
         print(line)
     pytest.main([__file__, "-q"])
+
+
+# ---------------------------------------------------------------- the catalogue's keys
+
+
+def _string_constants() -> set[str]:
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.parent.name == "catalogue":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+    for path in PACKAGE.rglob("*.j2"):
+        found.update(re.findall(r"[\"']([a-z0-9-]+(?:\.[a-z0-9_-]+)+)[\"']", path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_every_catalogue_key_is_used_and_every_key_used_exists():
+    from pipeline.catalogue import TEXTS
+    from pipeline.catalogue.problems import PROBLEMS
+
+    constants = _string_constants()
+    # argparse's words are looked up by its own English message ids (cli._japanese_argparse).
+    unused = sorted(k for k in TEXTS if k not in constants and not k.startswith("argparse."))
+    assert unused == []
+    assert sorted(c for c in PROBLEMS if c not in constants) == []
+    # A dotted constant that names an area of the catalogue must be one of its keys.
+    areas = {k.split(".", 1)[0] for k in TEXTS}
+    file_names = re.compile(r".*\.(?:yaml|j2|csv|xlsx|html|md|txt|json)")
+    missing = sorted(c for c in constants if re.fullmatch(r"[a-z]+(?:\.[a-z0-9_-]+)+", c)
+                     and c.split(".", 1)[0] in areas and c not in TEXTS and not file_names.fullmatch(c))
+    assert missing == []
