@@ -199,7 +199,7 @@ def _suggest_ward(value: str, wards: tuple[str, ...]) -> str | None:
     return close[0] if close else None
 
 
-def _columns(names) -> str:
+def _column_list(names) -> str:
     """「学校番号」、「学校名」: column headings named in a message."""
     return ja.enumeration(text("roster.column-name", column=name) for name in names)
 
@@ -215,10 +215,36 @@ def load_roster(path, definition) -> Roster:
     """
     path = Path(path)
     rows = _read_rows(path)
-    errors: list[str] = []
-    warnings: list[str] = []
-
     header = rows[0] if rows else []
+    columns, column_errors = _columns(header, rows, path)
+    reader = _RowReader(definition, header, columns)
+    reader.errors.extend(column_errors)
+    schools: list[School] = []
+    for r, row in enumerate(rows[1:], start=2):
+        if all(_norm(v) == "" for v in row):
+            continue  # blank lines Excel leaves at the end or between blocks
+        school = reader.read(r, row)
+        if school is not None:
+            schools.append(school)
+    errors, warnings = reader.errors, reader.warnings
+    for code, at in reader.rows_of_code.items():
+        if len(at) > 1:
+            errors.append(text("roster.code-repeated", code=code, rows=_rows(at)))
+    for name, at in reader.rows_of_name.items():
+        if len(at) > 1:
+            warnings.append(text("roster.name-repeated", name=name, rows=_rows(at)))
+    if not errors and not schools:
+        errors.append(text("roster.no-schools"))
+    if errors:
+        raise RosterError([text("roster.in-file", path=path, message=m) for m in errors])
+    return Roster(schools=tuple(schools), source=str(path),
+                  warnings=tuple(text("roster.in-file", path=path, message=w) for w in warnings))
+
+
+def _columns(header: list, rows: list[list], path: Path) -> tuple[dict[str, int], list[str]]:
+    """Heading -> column index, and the mistakes of the heading row; RosterError at once when a required
+    column is missing (no row can be read then)."""
+    errors: list[str] = []
     keys = [_header_key(h) for h in header]
     columns: dict[str, int] = {}
     for i, key in enumerate(keys):
@@ -229,7 +255,6 @@ def load_roster(path, definition) -> Roster:
                 errors.append(text("roster.column-twice", column=key, first=_col(columns[key]), second=_col(i)))
             continue
         columns[key] = i
-
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         found = [k for k in keys if k]
@@ -244,72 +269,62 @@ def load_roster(path, definition) -> Roster:
             if CODE_COLUMN in {_header_key(v) for v in row}:
                 hint = text("roster.heading-lower", row=r)
                 break
-        errors.append(text("roster.columns-found", found=_columns(found) if found else text("roster.no-columns"),
-                           required=_columns(REQUIRED_COLUMNS), hint=hint))
+        errors.append(text("roster.columns-found", found=_column_list(found) if found else text("roster.no-columns"),
+                           required=_column_list(REQUIRED_COLUMNS), hint=hint))
         raise RosterError([text("roster.in-file", path=path, message=m) for m in errors])
+    return columns, errors
 
-    types = tuple(definition.school_types)
-    wards = tuple(definition.wards)
-    flag_names = tuple(definition.flags)
-    extra_cols = [(k, i) for k, i in columns.items() if k not in REQUIRED_COLUMNS]
-    flag_cols = [(k, i) for k, i in extra_cols if k in flag_names]
-    extra_names = {k: _norm(header[i]) for k, i in extra_cols}
 
-    schools: list[School] = []
-    rows_of_code: dict[str, list[int]] = {}
-    rows_of_name: dict[str, list[int]] = {}
-    for r, row in enumerate(rows[1:], start=2):
+class _RowReader:
+    """Reads one roster row after another into a School, collecting every mistake and warning."""
+
+    def __init__(self, definition, header: list, columns: dict):
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.columns = columns
+        self.types = tuple(definition.school_types)
+        self.wards = tuple(definition.wards)
+        self.extra_cols = [(k, i) for k, i in columns.items() if k not in REQUIRED_COLUMNS]
+        self.flag_cols = [(k, i) for k, i in self.extra_cols if k in tuple(definition.flags)]
+        self.extra_names = {k: _norm(header[i]) for k, i in self.extra_cols}
+        self.rows_of_code: dict[str, list[int]] = {}
+        self.rows_of_name: dict[str, list[int]] = {}
+
+    def read(self, r: int, row: list) -> School | None:
         def raw(i):
             return row[i] if i < len(row) else None
 
-        if all(_norm(v) == "" for v in row):
-            continue  # blank lines Excel leaves at the end or between blocks
+        col = self.columns
         # MEXT codes are upper-case; typing 「b1042…」 must not make a second school.
-        code = _norm(raw(columns[CODE_COLUMN])).upper()
-        name = _cell_text(raw(columns[NAME_COLUMN])).strip()
-        stype = _norm(raw(columns[TYPE_COLUMN]))
-        ward = _norm(raw(columns[WARD_COLUMN]))
-        email = _norm(raw(columns[EMAIL_COLUMN]))
+        code = _norm(raw(col[CODE_COLUMN])).upper()
+        name = _cell_text(raw(col[NAME_COLUMN])).strip()
+        stype = _norm(raw(col[TYPE_COLUMN]))
+        ward = _norm(raw(col[WARD_COLUMN]))
+        email = _norm(raw(col[EMAIL_COLUMN]))
         where = text("roster.row-of-school", row=r, name=name) if name else text("roster.row", row=r)
         row_errors: list[str] = []
 
         def problem(key: str, **facts) -> str:
             return text("roster.at", where=where, message=text(key, **facts))
 
-        if not code:
-            row_errors.append(problem("roster.code-empty"))
-        elif not CODE_CHARS_RE.match(code):
-            row_errors.append(problem("roster.code-characters", code=code))
-        else:
-            rows_of_code.setdefault(code, []).append(r)
-            if MEXT_CODE_RE.match(code):
-                expected = check_digit(code[:12])
-                if expected != code[12]:
-                    warnings.append(problem("roster.check-digit", code=code, expected=expected))
-                prefix_type = MEXT_TYPE_PREFIX.get(code[:2])
-                if prefix_type and stype in types and prefix_type != stype:
-                    warnings.append(problem("roster.code-of-other-type", code=code, code_type=prefix_type,
-                                            school_type=stype))
-
+        self._code(r, code, stype, row_errors, problem)
         if not name:
             row_errors.append(problem("roster.name-empty"))
         elif _has_control(name):
             row_errors.append(problem("roster.name-control"))
         else:
-            rows_of_name.setdefault(name, []).append(r)
-
-        if stype not in types:
-            hint = ja.did_you_mean(_suggest_type(stype, name, types))
+            self.rows_of_name.setdefault(name, []).append(r)
+        if stype not in self.types:
+            hint = ja.did_you_mean(_suggest_type(stype, name, self.types))
             if stype:
                 row_errors.append(problem("roster.type-unknown", school_type=stype, did_you_mean=hint,
-                                          allowed=ja.listing(types)))
+                                          allowed=ja.listing(self.types)))
             else:
-                row_errors.append(problem("roster.type-empty", did_you_mean=hint, allowed=ja.listing(types)))
-
-        if ward and ward not in wards:
-            hint = ja.did_you_mean(_suggest_ward(ward, wards))
-            row_errors.append(problem("roster.ward-unknown", ward=ward, did_you_mean=hint, allowed=ja.listing(wards)))
-
+                row_errors.append(problem("roster.type-empty", did_you_mean=hint, allowed=ja.listing(self.types)))
+        if ward and ward not in self.wards:
+            hint = ja.did_you_mean(_suggest_ward(ward, self.wards))
+            row_errors.append(problem("roster.ward-unknown", ward=ward, did_you_mean=hint,
+                                      allowed=ja.listing(self.wards)))
         if email:
             if _has_control(email):
                 row_errors.append(problem("roster.email-control"))
@@ -317,36 +332,34 @@ def load_roster(path, definition) -> Roster:
                 row_errors.append(problem("roster.email-several", email=email))
             elif not EMAIL_RE.match(email):
                 row_errors.append(problem("roster.email-invalid", email=email))
-
         flags = set()
-        for key, i in flag_cols:
+        for key, i in self.flag_cols:
             value = _norm(raw(i)).lower()
             if value in FLAG_TRUE:
                 flags.add(key)
             elif value not in FLAG_FALSE:
                 row_errors.append(problem("roster.flag-unreadable", column=key, value=_norm(raw(i))))
-
-        errors.extend(row_errors)
+        self.errors.extend(row_errors)
         if row_errors:
-            continue
-        schools.append(School(
-            code=code, name=name, type=stype, ward=ward, email=email, flags=frozenset(flags),
-            extra={extra_names[k]: _norm(raw(i)) for k, i in extra_cols},
-        ))
+            return None
+        return School(code=code, name=name, type=stype, ward=ward, email=email, flags=frozenset(flags),
+                      extra={self.extra_names[k]: _norm(raw(i)) for k, i in self.extra_cols})
 
-    for code, at in rows_of_code.items():
-        if len(at) > 1:
-            errors.append(text("roster.code-repeated", code=code, rows=_rows(at)))
-    for name, at in rows_of_name.items():
-        if len(at) > 1:
-            warnings.append(text("roster.name-repeated", name=name, rows=_rows(at)))
-
-    if not errors and not schools:
-        errors.append(text("roster.no-schools"))
-    if errors:
-        raise RosterError([text("roster.in-file", path=path, message=m) for m in errors])
-    return Roster(schools=tuple(schools), source=str(path),
-                  warnings=tuple(text("roster.in-file", path=path, message=w) for w in warnings))
+    def _code(self, r: int, code: str, stype: str, row_errors: list[str], problem) -> None:
+        if not code:
+            row_errors.append(problem("roster.code-empty"))
+        elif not CODE_CHARS_RE.match(code):
+            row_errors.append(problem("roster.code-characters", code=code))
+        else:
+            self.rows_of_code.setdefault(code, []).append(r)
+            if MEXT_CODE_RE.match(code):
+                expected = check_digit(code[:12])
+                if expected != code[12]:
+                    self.warnings.append(problem("roster.check-digit", code=code, expected=expected))
+                prefix_type = MEXT_TYPE_PREFIX.get(code[:2])
+                if prefix_type and stype in self.types and prefix_type != stype:
+                    self.warnings.append(problem("roster.code-of-other-type", code=code, code_type=prefix_type,
+                                                 school_type=stype))
 
 
 def _rows(rows: list[int]) -> str:
