@@ -37,7 +37,6 @@ TEXTS = {
     "format.unknown": "形式の分からないファイル",
     "format.odf-text": "OpenDocument 文書（ワープロ）",
     "format.odf-other": "表計算以外の OpenDocument ファイル",
-    "format.xlsb": "Excel バイナリブック（.xlsb）",
     "format.word": "Word 文書",
     "format.powerpoint": "PowerPoint ファイル",
     "format.zip": "ZIP 圧縮ファイル（中に調査票が入っていれば、取り出して保存してください）",
@@ -67,6 +66,7 @@ TEXTS = {
     "detail.xml-broken": "ブックの構成情報（XML）が壊れています",
     "detail.xml-entities": "ブックの構成情報（XML）に外部参照や実体の定義があります",
     "detail.xls-broken": "古い Excel 形式（.xls）のファイル構造が壊れています",
+    "detail.xlsb-broken": "Excel バイナリブック（.xlsb）のファイル構造が壊れています",
     "detail.sheet-extent": "シートの使用範囲が {extent} まで広がっています",
     # --- detail: the spreadsheet reader ({what} is one of the two below)
     "detail.workbook-unreadable": "表計算ファイルとして読めません",
