@@ -3,8 +3,13 @@
 `clean_answers` draws a plausible, valid answer set for one school; `MISTAKES` are the typical
 slips staff make (each says which problem the pipeline must report); `simulate_inbox` writes a
 whole collection period into an inbox the way board staff save mail attachments (date folders,
-any file name, resubmissions, a wrong file, an old template, LibreOffice copies, lock files) and
-returns the manifest of what each file is and how the run must treat it.
+any file name, resubmissions, a correction saved by a web system, a wrong file, an old template,
+LibreOffice copies, lock files) and returns the manifest of what each file is and how the run must
+treat it.
+
+Files are dated as the programs that save them date them: the templates are generated before the
+collection starts (`_meta` generated_at); a school saving in Excel records its own save time
+(document property *modified*), a web system built on SheetJS or Apache POI leaves the template's.
 
 Answers go through generate.build_template, which writes them verbatim (text always as text),
 exactly like a school typing or pasting into the cells. Everything is deterministic for a seed.
@@ -12,13 +17,16 @@ exactly like a school typing or pasting into the cells. Everything is determinis
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import os
+import re
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +51,7 @@ class Expect:
 class SimFile:
     rel: str  # path relative to the inbox, with '/'
     school_code: str  # the school the workbook belongs to ("" for junk)
-    kind: str  # "clean", a MISTAKES key, "resubmission", "superseded", "wrong_school", "old_template", "libreoffice_xls", "libreoffice_ods", "lock_file", "thumbs_db"
+    kind: str  # "clean", a MISTAKES key, "resubmission", "superseded", "app_correction", "wrong_school", "old_template", "libreoffice_xls", "libreoffice_ods", "lock_file", "thumbs_db"
     expects: tuple[Expect, ...]
     status: str  # expected ledger status: accepted / superseded / rejected / ignored
 
@@ -345,6 +353,23 @@ def definition_with_version(definition: Definition, template_version: str) -> De
     return type(definition).model_validate(data)
 
 
+_MODIFIED_RE = re.compile(rb"(<dcterms:modified\b[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def saved_in_excel(content: bytes, moment: dt.datetime) -> bytes:
+    """A workbook as Excel leaves it after saving at `moment`: document property *modified* set to then."""
+    stamp = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    src = zipfile.ZipFile(io.BytesIO(content))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "docProps/core.xml":
+                data = _MODIFIED_RE.sub(lambda m: m.group(1) + stamp + m.group(2), data)
+            out.writestr(info, data)
+    return buf.getvalue()
+
+
 def _short(school: School) -> str:
     return school.name.removeprefix("仙台市立")
 
@@ -393,26 +418,30 @@ class _Writer:
         self.used.add(rel.lower())
         return rel
 
-    def write(self, rel: str, content: bytes, saved: dt.datetime) -> Path:
+    def write(self, rel: str, content: bytes, saved: dt.datetime) -> float:
+        """Write the file; returns its modification time."""
         path = self.inbox / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         # Staff save the attachment some minutes after the school sent it.
         t = (saved + dt.timedelta(minutes=30)).timestamp()
         os.utime(path, (t, t))
-        return path
+        return t
 
 
 def _settle(entries: list[dict]) -> list[SimFile]:
     """Expected ledger status per file, by the contract's rule: among a school's usable files the newest
-    (document saved time, then file time, then name) is accepted, the others superseded."""
+    is accepted, the others superseded. Newest by the document's save time where every one of them
+    records its own (`credible`: saved in Excel, not left at the template's time by a web system),
+    else by file time; then by name."""
     by_school: dict[str, list[dict]] = {}
     for e in entries:
         if e["status"] is None:
             by_school.setdefault(e["school"], []).append(e)
     for files in by_school.values():
         usable = [e for e in files if expected_status(e["expects"]) == "accepted"]
-        usable.sort(key=lambda e: (e["saved"], e["rel"]), reverse=True)
+        credible = all(e["credible"] for e in usable)
+        usable.sort(key=lambda e: ((e["saved"],) if credible else ()) + (e["mtime"], e["rel"]), reverse=True)
         for e in files:
             if e not in usable:
                 e["status"] = "rejected"
@@ -422,25 +451,30 @@ def _settle(entries: list[dict]) -> list[SimFile]:
 
 
 def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed: int = 0, mistakes_share: float = 0.1,
-                   missing_share: float = 0.03, resubmissions: int = 2, wrong_school: int = 1, old_template: int = 1,
-                   libreoffice: int = 0, junk: bool = True) -> list[SimFile]:
+                   missing_share: float = 0.03, resubmissions: int = 2, app_corrections: int = 1, wrong_school: int = 1,
+                   old_template: int = 1, refused_only: int = 1, libreoffice: int = 0, junk: bool = True) -> list[SimFile]:
     """Write one collection period's submissions into `inbox`; return the manifest (one SimFile per file).
 
     - a share of the roster never answers (missing_share); the others send one clean file, or one
       with a typical mistake (mistakes_share, kinds cycling through MISTAKES);
-    - `resubmissions` schools send a first version and later a corrected one (document saved later);
+    - `resubmissions` schools send a first version and later a corrected one (both saved in Excel);
+    - `app_corrections` schools send a first version saved in Excel, then a corrected one through a
+      web system that leaves the template's save time (as SheetJS and Apache POI do): only the file
+      time says which is newer, so the correction counts and staff get a `submissions-differ` query;
     - `wrong_school`: school A's template, filled and sent by school B under B's file name: the
       workbook says A, so it counts for A (A sends nothing else);
     - `old_template`: a school first uses a template of another template_version (rejected), then
-      sends the right one;
-    - `libreoffice`: that many clean files re-saved by LibreOffice as .xls / .ods (skipped with a
-      note on stderr if soffice is not installed);
+      sends the right one; `refused_only`: a school sends only such a file (it is `invalid`, not
+      `missing`: it gets a 差戻し, never a reminder);
+    - `libreoffice`: that many clean files re-saved by LibreOffice as .xls / .ods (the same files as
+      .xlsx, with a note on stderr, where soffice is missing or fails: the answers do not depend on it);
     - `junk`: an Excel lock file (~$...) and a Thumbs.db, both to be ignored.
     """
     inbox = Path(inbox)
     rng = random.Random(seed)
     deadline = definition.survey.deadline
     start = dt.datetime.combine(deadline - dt.timedelta(days=25), dt.time(9, 0), JST)
+    issued = start - dt.timedelta(days=5)  # when the templates were generated and sent out
     writer = _Writer(inbox, rng, start, 26)
     schools = list(roster.schools)
     rng.shuffle(schools)
@@ -449,22 +483,19 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
     entries: list[dict] = []
 
     def add(school: School, answers, kind, expects=(), *, defn=None, name_school=None, day=None, saved=None,
-            content=None, ext=None) -> dict:
+            by_app=False) -> dict:
         folder, moment = writer.slot(day, saved)
-        if content is None:
-            content = build_template(defn or definition, school, generated_at=moment, answers=answers).content
-        name = _file_name(rng, name_school or school)
-        if ext:
-            name = name.rsplit(".", 1)[0] + ext
-        rel = writer.unique(folder, name)
-        writer.write(rel, content, moment)
+        content = build_template(defn or definition, school, generated_at=issued, answers=answers).content
+        if not by_app:
+            content = saved_in_excel(content, moment)
+        rel = writer.unique(folder, _file_name(rng, name_school or school))
+        mtime = writer.write(rel, content, moment)
         e = {"rel": rel, "school": school.code, "kind": kind, "expects": list(expects), "status": None,
-             "saved": moment}
+             "saved": moment, "credible": not by_app, "mtime": mtime}
         entries.append(e)
         return e
 
     pool = list(senders)
-    special: list[School] = []
 
     def take() -> School | None:
         return pool.pop() if pool else None
@@ -476,9 +507,11 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
             break
         wrong_pairs.append((a, rng.choice(pool)))  # B is another school that also sends its own file
     resub = [s for s in (take() for _ in range(resubmissions)) if s]
+    by_app = [s for s in (take() for _ in range(app_corrections)) if s]
     old = [s for s in (take() for _ in range(old_template)) if s]
+    old_only = [s for s in (take() for _ in range(refused_only)) if s]
     lo = [s for s in (take() for _ in range(libreoffice)) if s]
-    special = [p[0] for p in wrong_pairs] + resub + old + lo
+    special = [p[0] for p in wrong_pairs] + resub + by_app + old + old_only + lo
     n_mistakes = round(mistakes_share * len(senders))
     mistake_schools = set(s.code for s in pool[:n_mistakes])
     kinds = list(MISTAKES)
@@ -503,14 +536,23 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
         second = dict(first)
         second["remarks"] = "先日提出したものに誤りがあったため、再提出します。"
         add(school, second, "resubmission", saved=e["saved"] + dt.timedelta(days=3, hours=2))
-    if old:
+    for school in by_app:
+        first = clean_answers(definition, school, rng)
+        e = add(school, first, "superseded", day=4)
+        second = {**first, "students": first["students"] + rng.randint(1, 9)}
+        add(school, second, "app_correction", (Expect("submissions-differ"),),
+            saved=e["saved"] + dt.timedelta(days=2, hours=3), by_app=True)
+    if old or old_only:
         previous = definition_with_version(definition, _older_version(definition.survey.template_version))
         for school in old:
             answers = clean_answers(definition, school, rng)
             add(school, answers, "old_template", (Expect("outdated-template"),), defn=previous, day=2)
             add(school, answers, "clean", day=10)
+        for school in old_only:
+            add(school, clean_answers(definition, school, rng), "old_template", (Expect("outdated-template"),),
+                defn=previous, day=6)
     if lo:
-        _libreoffice_copies(definition, lo, rng, writer, entries)
+        _libreoffice_copies(definition, lo, rng, writer, entries, issued)
 
     if junk and entries:
         target = rng.choice([e for e in entries if e["rel"].endswith(".xlsx")] or entries)
@@ -518,12 +560,14 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
         lock = f"~${name[2:]}" if len(name) > 2 else f"~${name}"
         rel = writer.unique(folder, lock)
         user = "Owner".encode("ascii")
-        writer.write(rel, bytes([len(user)]) + user.ljust(53, b" ") + b"\x00" * 111, start)
-        entries.append({"rel": rel, "school": "", "kind": "lock_file", "expects": [], "status": "ignored", "saved": start})
+        mtime = writer.write(rel, bytes([len(user)]) + user.ljust(53, b" ") + b"\x00" * 111, start)
+        entries.append({"rel": rel, "school": "", "kind": "lock_file", "expects": [], "status": "ignored", "saved": start,
+                        "credible": False, "mtime": mtime})
         folder = target["rel"].rpartition("/")[0]
         rel = writer.unique(folder, "Thumbs.db")
-        writer.write(rel, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(rng.getrandbits(8) for _ in range(1016)), start)
-        entries.append({"rel": rel, "school": "", "kind": "thumbs_db", "expects": [], "status": "ignored", "saved": start})
+        mtime = writer.write(rel, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(rng.getrandbits(8) for _ in range(1016)), start)
+        entries.append({"rel": rel, "school": "", "kind": "thumbs_db", "expects": [], "status": "ignored", "saved": start,
+                        "credible": False, "mtime": mtime})
     return _settle(entries)
 
 
@@ -569,39 +613,49 @@ def convert_with_libreoffice(files: list[Path], fmt: str, out_dir: Path, profile
     return produced
 
 
-def _libreoffice_copies(definition, schools: list[School], rng: random.Random, writer: _Writer, entries: list[dict]):
+def _libreoffice_copies(definition, schools: list[School], rng: random.Random, writer: _Writer, entries: list[dict],
+                        issued: dt.datetime):
+    """Clean files re-saved by LibreOffice as .xls / .ods. Everything random is drawn first, so that the
+    answers (and the demo's numbers) are the same whether soffice is installed, missing or failing; a
+    file LibreOffice did not produce is kept as the .xlsx it was made from."""
+    planned = []
+    for n, school in enumerate(schools):
+        folder, moment = writer.slot()
+        content = saved_in_excel(build_template(definition, school, generated_at=issued,
+                                                answers=clean_answers(definition, school, rng)).content, moment)
+        planned.append((school, ("xls", "ods")[n % 2], folder, moment, content, _file_name(rng, school)))
+    converted: dict[str, bytes] = {}
     if soffice_path() is None:
         print(f"注意: LibreOffice（soffice）がないため、.xls / .ods で保存し直したファイル {len(schools)} 件は"
               " .xlsx のまま作りました。", file=sys.stderr)
-        for school in schools:
-            folder, moment = writer.slot()
-            content = build_template(definition, school, generated_at=moment,
-                                     answers=clean_answers(definition, school, rng)).content
-            rel = writer.unique(folder, _file_name(rng, school))
-            writer.write(rel, content, moment)
-            entries.append({"rel": rel, "school": school.code, "kind": "clean", "expects": [], "status": None,
-                            "saved": moment})
-        return
-    with tempfile.TemporaryDirectory(prefix="sim-lo-") as tmp:
-        tmp = Path(tmp)
-        jobs: dict[str, list[tuple[School, Path, str, dt.datetime]]] = {"xls": [], "ods": []}
-        for n, school in enumerate(schools):
-            fmt = ("xls", "ods")[n % 2]
-            folder, moment = writer.slot()
-            src = tmp / f"{school.code}.xlsx"
-            src.write_bytes(build_template(definition, school, generated_at=moment,
-                                           answers=clean_answers(definition, school, rng)).content)
-            jobs[fmt].append((school, src, folder, moment))
-        for fmt, items in jobs.items():
-            if not items:
-                continue
-            produced = convert_with_libreoffice([src for _, src, _, _ in items], fmt, tmp / fmt)
-            for (school, _, folder, moment), path in zip(items, produced):
-                name = _file_name(rng, school).rsplit(".", 1)[0] + f".{fmt}"
-                rel = writer.unique(folder, name)
-                writer.write(rel, path.read_bytes(), moment)
-                entries.append({"rel": rel, "school": school.code, "kind": f"libreoffice_{fmt}", "expects": [],
-                                "status": None, "saved": moment})
+    else:
+        with tempfile.TemporaryDirectory(prefix="sim-lo-") as tmp:
+            tmp = Path(tmp)
+            for fmt in ("xls", "ods"):
+                items = [(school.code, content) for school, f, _, _, content, _ in planned if f == fmt]
+                if not items:
+                    continue
+                sources = []
+                for code, content in items:
+                    src = tmp / f"{code}.xlsx"
+                    src.write_bytes(content)
+                    sources.append(src)
+                try:
+                    produced = convert_with_libreoffice(sources, fmt, tmp / fmt)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    print(f"注意: LibreOffice で .{fmt} に変換できなかったため、{len(items)} 件は .xlsx のまま作りました"
+                          f"（{exc}）。", file=sys.stderr)
+                    continue
+                converted.update({code: path.read_bytes() for (code, _), path in zip(items, produced)})
+    for school, fmt, folder, moment, content, name in planned:
+        if school.code in converted:
+            rel = writer.unique(folder, name.rsplit(".", 1)[0] + f".{fmt}")
+            kind, content = f"libreoffice_{fmt}", converted[school.code]
+        else:
+            rel, kind = writer.unique(folder, name), "clean"
+        mtime = writer.write(rel, content, moment)
+        entries.append({"rel": rel, "school": school.code, "kind": kind, "expects": [], "status": None,
+                        "saved": moment, "credible": kind != "libreoffice_xls", "mtime": mtime})  # .xls records no save time
 
 
 # ------------------------------------------------------------------ many files, for the benchmark
@@ -645,6 +699,7 @@ def simulate_files(definition: Definition, roster: Roster, out: Path, n: int, *,
         path.write_bytes(content)
         t = (start + dt.timedelta(seconds=i)).timestamp()
         os.utime(path, (t, t))
+        # Built with generated_at = saved, so the save time is the template's (no evidence): file times rank them.
         entries.append({"rel": rel, "school": school.code, "kind": kind, "expects": list(expects), "status": None,
-                        "saved": (saved, t)})
+                        "saved": saved, "credible": False, "mtime": t})
     return _settle(entries)

@@ -19,7 +19,7 @@ from .catalogue import text
 from .definition import Definition
 from .errors import UsageError
 from .ja import SEVERITY_ORDER
-from .problems import PROBLEM_COLUMNS, Problem
+from .problems import PROBLEM_COLUMNS, PROBLEMS, Problem
 from .roster import Roster
 
 if TYPE_CHECKING:  # pandas is imported by run() itself, while the files are being read
@@ -65,7 +65,10 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
 
 
 def needs_return(p: Problem) -> bool:
-    """Errors always go back to the school; a query only until the school has explained it."""
+    """Errors always go back to the school; a query only until the school has explained it; never a
+    problem meant for staff only (which of two files counts is staff's to settle)."""
+    if not PROBLEMS[p.code].for_school:
+        return False
     return p.severity == "error" or (p.severity == "query" and not getattr(p, "explanation", ""))
 
 
@@ -85,7 +88,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     from . import history as hist
     from .generate import Note, build_template
     from .ingest import problems_of
-    from .merge import merge
+    from .merge import merge, rival_queries
     from .normalize import normalize
     from .render import RunInfo, csv_bytes, render_outputs
     from .score import score
@@ -106,6 +109,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         if p.severity == "error":
             error_counts[p.file] = error_counts.get(p.file, 0) + 1
     merged = merge(reads, answers.long, error_counts, roster)
+    problems += rival_queries(merged.rivals, answers.long, definition)
     laps("merge")
 
     previous = hist.load_history(history_path, definition) if history_path.exists() else None

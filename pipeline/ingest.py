@@ -8,9 +8,11 @@ texts too (catalogue/files.py).
 
 Speed matters (a whole year's inbox in seconds, tens of thousands of files in the benchmark), so:
 - the format is recognised from the first bytes, never from the extension;
-- cell values come from python-calamine (about 20x faster than openpyxl);
-- for xlsx/xlsm the defined names and document properties are read straight from the zip members
-  with defusedxml, without loading the workbook in openpyxl;
+- cell values come from python-calamine (about 20x faster than openpyxl); the two kinds of file it
+  misreads are mended or handed to a second reader first (.xlsb short cell records, Gnumeric's
+  indented .ods, see _xlsb_sheet and _ods_second_reader);
+- for xlsx/xlsm/xlsb the defined names and document properties are read straight from the zip
+  members (defusedxml, or the .xlsb records), without loading the workbook in openpyxl;
 - zip members are checked for absurd declared sizes, and worksheet extents (<dimension ref>, cell
   refs) are checked before calamine sees the file: calamine allocates the whole used range, and a
   stray cell at XFD1048576 makes it abort the process instead of raising.
@@ -85,14 +87,19 @@ class FileRead:
     sha256: str
     size: int
     mtime: float
-    format: str | None  # "xlsx" | "xlsm" | "xls" | "ods" | None
+    format: str | None  # "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | None
     status: str  # "read" | "ignored" | "rejected"
     reason_key: str  # catalogue key of why an ignored file is left out (ignored.*), "" otherwise
     problems: tuple  # tuple[Problem, ...], file-level; a rejected file's first one says why
-    school_code: str  # from the workbook, "" if unknown
+    # The school the workbook names (cover, _meta), "" if unknown. Also set on a rejected file that
+    # names a school of the roster: that school did send something (it is `invalid`, not `missing`).
+    school_code: str
     meta: dict  # the _meta sheet, key -> value
-    saved_at: dt.datetime | None  # document property 'modified', timezone-aware
+    saved_at: dt.datetime | None  # document property 'modified', timezone-aware (merge judges whether it is evidence)
     cells: tuple  # tuple[Cell, ...]
+    # When the school sent the file, where known. Reading a file never knows it: the collection record
+    # kept beside the inbox does (files saved from mail by `collect`), and merge ranks by it first.
+    sent_at: dt.datetime | None = None
 
     @property
     def reason(self) -> str:
@@ -246,7 +253,7 @@ def ole_stream_names(data: bytes, limit: int = 4096) -> list[str]:
 
 
 def _sniff_zip(zf: zipfile.ZipFile) -> str:
-    """Format of a zip container: xlsx/xlsm/ods; anything else is refused, naming what it is (raises _Reject)."""
+    """Format of a zip container: xlsx/xlsm/xlsb/ods; anything else is refused, naming what it is (raises _Reject)."""
     names = set(zf.namelist())
     if "mimetype" in names:
         mime = _read_member(zf, "mimetype").strip()
@@ -256,16 +263,36 @@ def _sniff_zip(zf: zipfile.ZipFile) -> str:
             raise _Reject("file-not-spreadsheet", detected=text("format.odf-text"))
         if mime.startswith(b"application/vnd.oasis.opendocument"):
             raise _Reject("file-not-spreadsheet", detected=text("format.odf-other"))
-    if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
-        if "xl/workbook.bin" in names and "xl/workbook.xml" not in names:
-            raise _Reject("file-not-spreadsheet", detected=text("format.xlsb"))
-        types = _read_member(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
-        return "xlsm" if b"macroEnabled" in types or "xl/vbaProject.bin" in names else "xlsx"
+    if "xl/workbook.xml" in names:
+        return "xlsm" if _macro_enabled_workbook(zf) or _has_macro_project(names) else "xlsx"
+    if "xl/workbook.bin" in names:
+        return "xlsb"
     if "word/document.xml" in names:
         raise _Reject("file-not-spreadsheet", detected=text("format.word"))
     if "ppt/presentation.xml" in names:
         raise _Reject("file-not-spreadsheet", detected=text("format.powerpoint"))
     raise _Reject("file-not-spreadsheet", detected=text("format.zip"))
+
+
+_WORKBOOK_OVERRIDE_RE = re.compile(rb"<(?:\w+:)?Override\b[^>]*?PartName=[\"']/xl/workbook\.xml[\"'][^>]*>")
+
+
+def _macro_enabled_workbook(zf: zipfile.ZipFile) -> bool:
+    """The workbook part is declared as a macro-enabled workbook (.xlsm), whether or not it has macros.
+
+    Only the workbook part's own Override counts: SheetJS declares *every* .bin part with the .xlsb
+    workbook type `…sheet.binary.macroEnabled.main` (a Default for the extension, hard-coded in its
+    bits/30_ctype.js), which says nothing about macros.
+    """
+    if "[Content_Types].xml" not in zf.namelist():
+        return False
+    m = _WORKBOOK_OVERRIDE_RE.search(_read_member(zf, "[Content_Types].xml"))
+    return m is not None and b"macroEnabled" in m.group(0)
+
+
+def _has_macro_project(names) -> bool:
+    """A macro project is present: a VBA part (xl/vbaProject.bin in .xlsm/.xlsb) or ODF Basic/script folders."""
+    return any(n.lower().endswith("vbaproject.bin") or n.startswith(("Basic/", "Scripts/")) for n in names)
 
 
 def _check_zip_sizes(zf: zipfile.ZipFile) -> None:
@@ -420,12 +447,16 @@ def _xlsx_names(zf: zipfile.ZipFile) -> dict[str, tuple[str, str, int, int]]:
 def _names_of_workbook_xml(xml: bytes) -> dict[str, tuple[str, str, int, int]]:
     """Workbook-scoped q_ names -> (sheet, A1, row, col), 0-based row/col. Sheet-scoped copies (a duplicated sheet) are not used.
 
+    The SpreadsheetML namespace is the root element's own: Transitional files use
+    http://schemas.openxmlformats.org/spreadsheetml/2006/main, Excel's "Strict Open XML" files
+    http://purl.oclc.org/ooxml/spreadsheetml/main; the names themselves are written alike.
     Cached on the part's bytes: every school of one type gets the same workbook.xml, so a whole
     inbox parses only a handful of distinct ones. Callers must not modify the returned dict.
     """
     root = SafeET.fromstring(xml)
-    out: dict[str, tuple[str, str]] = {}
-    defined = root.find(f"{NS_MAIN}definedNames")
+    out: dict[str, tuple[str, str, int, int]] = {}
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    defined = root.find(f"{ns}definedNames")
     if defined is None:
         return out
     for el in defined:
@@ -437,6 +468,171 @@ def _names_of_workbook_xml(xml: bytes) -> dict[str, tuple[str, str, int, int]]:
             m = _REF_RE.fullmatch(ref[1])
             out[item_id] = (ref[0], ref[1], int(m.group(2)) - 1, col_number(m.group(1)) - 1)
     return out
+
+
+# ------------------------------------------------------------------ .xlsb parts (binary records, MS-XLSB)
+#
+# A part is a sequence of records: a type (1-2 bytes, 7 bits each) and a size (1-4 bytes, 7 bits
+# each), then that many bytes. Only what the reader needs is decoded here: sheet cells (to mend them
+# for calamine and to bound the sheet's extent) and the workbook's defined names.
+
+_BRT_ROW_HDR = 0x00
+_BRT_NAME = 0x27
+_BRT_BUNDLE_SH = 0x9C
+_BRT_EXTERN_SHEET = 0x16A
+# Short cell records (no column: it is the previous cell's + 1) -> the full record of the same cell
+# type: BrtShortBlank, Rk, Error, Bool, Real, St, Isst -> BrtCellBlank ... BrtCellIsst.
+_SHORT_TO_FULL = {0x0C: 0x01, 0x0D: 0x02, 0x0E: 0x03, 0x0F: 0x04, 0x10: 0x05, 0x11: 0x06, 0x12: 0x07}
+_FULL_CELLS = range(0x01, 0x0C)  # BrtCellBlank .. BrtFmlaError: column first, then style
+_VALUE_CELLS = range(0x02, 0x0C)  # the ones calamine turns into values (blanks are skipped)
+
+
+class _XlsbBroken(ValueError):
+    """A record runs past the end of its part."""
+
+
+def _xlsb_records(part: bytes):
+    """(type, body) of each record of a binary part."""
+    i, n = 0, len(part)
+    while i < n:
+        rid = part[i]
+        i += 1
+        if rid & 0x80:
+            if i >= n:
+                raise _XlsbBroken
+            rid = (rid & 0x7F) | ((part[i] & 0x7F) << 7)
+            i += 1
+        size = shift = 0
+        for _ in range(4):
+            if i >= n:
+                raise _XlsbBroken
+            byte = part[i]
+            i += 1
+            size |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        if i + size > n:
+            raise _XlsbBroken
+        yield rid, part[i:i + size]
+        i += size
+
+
+def _xlsb_header(rid: int, size: int) -> bytes:
+    out = bytearray([rid]) if rid < 0x80 else bytearray([(rid & 0x7F) | 0x80, rid >> 7])
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            return bytes(out)
+
+
+def _xlsb_sheet(part: bytes) -> tuple[bytes, str]:
+    """A worksheet part as calamine reads it right, and its extent if too large to read ("" if sane).
+
+    Why: python-calamine 0.9.1 (calamine 0.37, and calamine's master as of 2026-08) reads cells in
+    `XlsbCellsReader::next_cell` (src/xlsb/cells_reader.rs), which knows only the full cell records
+    0x01-0x0B and skips every other record (`_ => continue`). MS-XLSB also has *short* cell records
+    (0x0C-0x12, BrtShort*), which leave out the column: it is the previous cell's + 1. SheetJS writes
+    the short form for every cell that directly follows another cell in its row (`write_ws_bin_cell`,
+    `last_seen`), so calamine sees nothing of our answer column (D follows the label in C) and
+    nothing of _meta's values (B follows the key in A). Excel itself writes full records, so its
+    files are returned untouched (the same bytes). The same gap: SheetJS/sheetjs#2172 (Aspose writes
+    short records); the fix belongs in calamine's next_cell, until then each short record is
+    rewritten here into its full record with the column made explicit (about 1 ms a file).
+    """
+    out = bytearray()
+    col = -1
+    short = 0
+    rows: list[int] = []
+    cols: list[int] = []
+    row = 0
+    for rid, body in _xlsb_records(part):
+        if rid == _BRT_ROW_HDR:
+            if len(body) < 4:
+                raise _XlsbBroken
+            row = struct.unpack_from("<I", body)[0]
+            col = -1
+        elif rid in _FULL_CELLS:
+            if len(body) < 4:
+                raise _XlsbBroken
+            col = struct.unpack_from("<I", body)[0]
+        elif rid in _SHORT_TO_FULL:
+            col += 1
+            short += 1
+            rid, body = _SHORT_TO_FULL[rid], struct.pack("<I", col) + body
+        if rid in _VALUE_CELLS:
+            rows.append(row)
+            cols.append(col)
+        out += _xlsb_header(rid, len(body)) + body
+    extent = ""
+    if rows and (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1) > MAX_SHEET_CELLS:
+        extent = f"{col_letters(min(cols) + 1)}{min(rows) + 1}:{col_letters(max(cols) + 1)}{max(rows) + 1}"
+    return (bytes(out) if short else part), extent
+
+
+def _wide_string(body: bytes, at: int) -> tuple[str, int]:
+    """An XLWideString (character count, then UTF-16LE) at `at`, and where the next field starts."""
+    if at + 4 > len(body):
+        raise _XlsbBroken
+    n = struct.unpack_from("<I", body, at)[0]
+    end = at + 4 + 2 * n
+    if n == 0xFFFFFFFF or end > len(body):  # a null string where one is required, or one past the record
+        raise _XlsbBroken
+    return body[at + 4:end].decode("utf-16-le", "replace"), end
+
+
+_PTG_REF_3D = (0x3A, 0x5A, 0x7A)  # one cell on a sheet: ixti (2 bytes), row (4), column (2, 14 bits)
+
+
+def _xlsb_names(workbook: bytes) -> dict[str, tuple[str, str, int, int]]:
+    """Workbook-scoped q_ names of an .xlsb -> (sheet, A1, row, col), as _names_of_workbook_xml.
+
+    BrtBundleSh gives the sheets in order, BrtExternSheet the sheet behind each ixti, and a BrtName
+    whose formula is exactly one PtgRef3d names one cell. Checked against a file written by Excel
+    (calamine's tests/issues.xlsb: OneRange -> Sheet1!$A$1). SheetJS writes no names; the hidden keys
+    find the cells then.
+    """
+    sheets: list[str] = []
+    xti: list[int] = []
+    raw: list[tuple[str, int, int, int]] = []
+    for rid, body in _xlsb_records(workbook):
+        if rid == _BRT_BUNDLE_SH:
+            if len(body) < 12:
+                raise _XlsbBroken
+            rel_len = struct.unpack_from("<I", body, 8)[0]
+            at = 12 if rel_len == 0xFFFFFFFF else 12 + 2 * rel_len
+            sheets.append(_wide_string(body, at)[0])
+        elif rid == _BRT_EXTERN_SHEET and len(body) >= 4:
+            count_ = struct.unpack_from("<I", body)[0]
+            xti = [struct.unpack_from("<i", body, 4 + 12 * k + 4)[0]
+                   for k in range(min(count_, (len(body) - 4) // 12))]
+        elif rid == _BRT_NAME and len(body) >= 9:
+            scope = struct.unpack_from("<I", body, 5)[0]
+            name, at = _wide_string(body, 9)
+            item_id = item_of_name(name)
+            if item_id is None or scope != 0xFFFFFFFF or at + 4 > len(body):
+                continue
+            cce = struct.unpack_from("<I", body, at)[0]
+            rgce = body[at + 4:at + 4 + cce]
+            if cce == 9 and len(rgce) == 9 and rgce[0] in _PTG_REF_3D:
+                ixti, r, c = struct.unpack_from("<HIH", rgce, 1)
+                raw.append((item_id, ixti, r, c & 0x3FFF))
+    out: dict[str, tuple[str, str, int, int]] = {}
+    for item_id, ixti, r, c in raw:
+        tab = xti[ixti] if ixti < len(xti) else -1
+        if 0 <= tab < len(sheets):
+            out[item_id] = (sheets[tab], f"{col_letters(c + 1)}{r + 1}", r, c)
+    return out
+
+
+def _replace_members(zf: zipfile.ZipFile, replaced: dict[str, bytes]) -> bytes:
+    """The same package with some parts replaced, stored uncompressed (it only lives in memory)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+        for info in zf.infolist():
+            out.writestr(info.filename, replaced[info.filename] if info.filename in replaced else _read_member(zf, info))
+    return buf.getvalue()
 
 
 def _parse_w3c(text: str | None, naive_is_local: bool) -> dt.datetime | None:
@@ -547,8 +743,9 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
     rel = relative_name(path, inbox)
     base = _base(rel)
 
-    def rejected(code: str, school_code: str = "", **facts) -> FileRead:
-        return rejected_read(base, code, school_code=school_code, **facts)
+    def rejected(code: str, **facts) -> FileRead:
+        # The school the workbook named before it was refused (base["school_code"], set by _identify).
+        return rejected_read(base, code, school_code=base["school_code"], **facts)
 
     try:
         st = path.lstat()
@@ -657,13 +854,29 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
             try:
                 fmt = _sniff_zip(zf)
                 _check_xml_safe(zf)
-                macros = fmt == "xlsm" or any(n.startswith(("Basic/", "Scripts/")) for n in zf.namelist())
+                # Macros are known by their project being there, never by a declared content type.
+                macros = _has_macro_project(zf.namelist())
                 if fmt == "ods":
                     manifest = _read_member(zf, "META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
                     if b"encryption-data" in manifest:
                         raise _Reject("file-encrypted")
                     _refuse_extent(_check_ods_extent(_read_member(zf, "content.xml")))
                     saved_at = _ods_modified(zf)
+                elif fmt == "xlsb":
+                    mended = {}
+                    for info in zf.infolist():
+                        if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".bin"):
+                            part = _read_member(zf, info)
+                            sheet, extent = _xlsb_sheet(part)
+                            _refuse_extent(extent)
+                            if sheet is not part:
+                                mended[info.filename] = sheet
+                    if "xl/sharedStrings.bin" in zf.namelist():
+                        _read_member(zf, "xl/sharedStrings.bin")  # read whole: zipfile verifies its checksum
+                    names = _xlsb_names(_read_member(zf, "xl/workbook.bin"))
+                    saved_at = _xlsx_modified(zf)
+                    if mended:
+                        data = _replace_members(zf, mended)
                 else:
                     for info in zf.infolist():
                         if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
@@ -678,6 +891,8 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
                 raise _Reject("file-broken", detail=text("detail.zip-corrupt", error=exc)) from None
             except SafeET.ParseError:
                 raise _Reject("file-broken", detail=text("detail.xml-broken")) from None
+            except _XlsbBroken:
+                raise _Reject("file-broken", detail=text("detail.xlsb-broken")) from None
             except DefusedXmlException:  # unreachable after _check_xml_safe; kept as the second line of defence
                 raise _Reject("file-unsafe", detail=text("detail.xml-entities")) from None
     elif head == OLE_MAGIC:
@@ -706,7 +921,9 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
     except calamine.PasswordError:
         raise _Reject("file-encrypted") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
-        raise _calamine_reject(exc, "detail.workbook-unreadable") from None
+        wb = _ods_second_reader(data) if fmt == "ods" else None
+        if wb is None:
+            raise _calamine_reject(exc, "detail.workbook-unreadable") from None
     try:
         read = _identify(rel, wb, names, base, definition, roster)
         if macros:
@@ -718,6 +935,49 @@ def _read_workbook(rel: str, data: bytes, base: dict, definition: Definition, ro
         raise _calamine_reject(exc, "detail.sheet-unreadable") from None
     finally:
         wb.close()
+
+
+class _Sheets:
+    """Sheets read by another library, offered the way calamine offers them (what _grid and _identify use)."""
+
+    class Sheet:
+        start = (0, 0)
+
+        def __init__(self, rows: list):
+            self.rows = rows
+
+        def to_python(self, skip_empty_area: bool = True) -> list:
+            return self.rows
+
+    def __init__(self, sheets: dict[str, list]):
+        self.sheets = sheets
+        self.sheet_names = list(sheets)
+
+    def get_sheet_by_name(self, name: str) -> Sheet:
+        return self.Sheet(self.sheets[name])
+
+    def close(self) -> None:
+        self.sheets = {}
+
+
+def _ods_second_reader(data: bytes) -> _Sheets | None:
+    """An .ods that calamine cannot parse, read by pyexcel-ods3 (ezodf on lxml); None if it fails too.
+
+    Why: calamine reads content.xml keeping whitespace text, and its ODS row reader (read_row in
+    src/ods.rs, calamine 0.37 and master as of 2026-08) accepts only cell elements inside a row: the
+    line breaks and indentation Gnumeric writes between elements are an `Expecting 'table-cell'`
+    error (from_filelike reports it as "Cannot detect file format"). LibreOffice and Gnumeric open
+    such files. pyexcel-ods3 gave the same values as calamine on LibreOffice's own file, cell for cell
+    (numbers as floats, dates as dates), in 13-20 ms; it is only asked when calamine has failed.
+    Extents and DOCTYPEs were checked before either reader saw the file.
+    """
+    from pyexcel_io import get_data
+
+    try:
+        book = get_data(io.BytesIO(data), file_type="ods", skip_empty_rows=False, auto_detect_int=False)
+    except Exception:  # noqa: BLE001 - any failure of the second reader leaves calamine's error as the reason
+        return None
+    return _Sheets({str(name): [list(row) for row in rows] for name, rows in book.items()})
 
 
 def _calamine_reject(exc: Exception, what: str) -> _Reject:
@@ -735,6 +995,11 @@ def _calamine_reject(exc: Exception, what: str) -> _Reject:
 
 def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: dict, definition: Definition,
               roster: Roster) -> FileRead:
+    """Whose file this is and where its answers are; a refusal raises _Reject.
+
+    As soon as the workbook names a school of the roster (in _meta, or on the cover of a copy without
+    _meta), base["school_code"] holds it, so that a refusal from then on still belongs to that school.
+    """
     sheet_names = list(wb.sheet_names)
     meta: dict[str, str] = {}
     if SHEET_META in sheet_names:
@@ -743,13 +1008,19 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
             if len(row) >= 2 and _to_str(row[0]):
                 meta[_to_str(row[0])] = _to_str(row[1])
     base["meta"] = meta
+    schools = roster.by_code()
     if not meta:
-        if not _locate_cells(wb, sheet_names, names, definition):
+        cells = _locate_cells(wb, sheet_names, names, definition)
+        if not cells:
             raise _Reject("not-our-survey", detail=text("detail.no-meta-no-answers"))
+        cover = _cover_code(cells)
+        base["school_code"] = cover if cover in schools else ""
         raise _Reject("outdated-template", detail=text("detail.no-meta"))
 
     s = definition.survey
     code = meta.get("school_code", "")
+    school = schools.get(code) if code else None
+    base["school_code"] = code if school else ""
     unknown = text("detail.unknown")
     if meta.get("survey_id") != s.id:
         raise _Reject("not-our-survey", detail=text("detail.survey-id", found=meta.get("survey_id") or unknown))
@@ -757,24 +1028,27 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
         fy = meta.get("fiscal_year", "")
         found = fiscal_year_label(int(fy)) if fy.isdigit() else text("detail.year-as-typed", found=fy or unknown)
         raise _Reject("wrong-year", found=found, expected=s.fiscal_year_label)
-    school = roster.by_code().get(code) if code else None
-    known = code if school else ""
     if meta.get("template_version") != s.template_version:
-        raise _Reject("outdated-template", school_code=known, detail=text(
+        raise _Reject("outdated-template", detail=text(
             "detail.template-version", found=meta.get("template_version") or unknown, expected=s.template_version))
     if not code or meta.get("fingerprint") != definition.fingerprint(code):
-        raise _Reject("outdated-template", school_code=known, detail=text("detail.fingerprint-mismatch"))
+        raise _Reject("outdated-template", detail=text("detail.fingerprint-mismatch"))
     if school is None:
         raise _Reject("unknown-school", value=code)
     expected = _expected_ids(definition, school)
     cells = _locate_cells(wb, sheet_names, names, definition, expected)
-    cover = next((c for c in cells if c.item_id == "school_code"), None)
-    cover_code = _to_str(cover.raw) if cover else ""
+    cover_code = _cover_code(cells)
     if cover_code != code:
-        raise _Reject("school-mismatch", school_code=code, meta=code, cover=cover_code or text("detail.blank"))
+        raise _Reject("school-mismatch", meta=code, cover=cover_code or text("detail.blank"))
     if not any(c.item_id != "school_code" for c in cells):
-        raise _Reject("not-our-survey", school_code=code, detail=text("detail.no-answer-cells"))
+        raise _Reject("not-our-survey", detail=text("detail.no-answer-cells"))
     return FileRead(**{**base, "school_code": code, "cells": tuple(cells)}, status="read", reason_key="", problems=())
+
+
+def _cover_code(cells: list[Cell]) -> str:
+    """The school code on the cover, "" if there is none."""
+    cover = next((c for c in cells if c.item_id == "school_code"), None)
+    return _to_str(cover.raw) if cover else ""
 
 
 _EXPECTED: dict[tuple, frozenset] = {}

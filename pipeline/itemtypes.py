@@ -17,7 +17,8 @@ Reading rules (decided here, nothing guessed beyond them):
   3 台, 3人); 3.5 or 約3 stay as typed and validation reports them.
 - Choices: NFKC and spaces removed must give exactly one option; anything else stays as typed.
 - Dates: date cells are taken as they are; text (2026/2/10, 2026-02-10, R7.7.1, 令和7年7月1日, 7月1日
-  with the year from the fiscal year) and Excel serial numbers are converted.
+  with the year from the fiscal year, and a program's ISO date-time 2026-02-10T00:00:00.000Z) and
+  Excel serial numbers are converted.
 - A value is reported as changed when what was read, written out, differs from what the school typed.
 
 pandas and pandera are imported inside `checks` only: building templates never needs them.
@@ -165,6 +166,10 @@ def _read_date(item: Item, raw, choices, fiscal_year) -> Read:
     if found is None:
         return _as_is(raw)
     value, style = found
+    # No warning where nothing changed: 2026/2/10 reads back as 2026/2/10, and a program's own date
+    # text (2026-02-10T00:00:00.000Z) is a date cell the school typed as a date.
+    if style == "iso" or ja.slash_date(value) == raw:
+        return Read(value, False, (), True)
     how = {"western": HOW_DATE, "era": HOW_WESTERN, "month-day": HOW_WITH_YEAR}[style]
     return Read(value, True, (how,), True)
 

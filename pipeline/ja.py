@@ -69,6 +69,9 @@ _SEP2 = r"\s*[/\-.月]\s*"
 _WESTERN_RE = re.compile(rf"(\d{{4}}){_SEP}(\d{{1,2}}){_SEP2}(\d{{1,2}}){_DAY}")
 _ERA_RE = re.compile(rf"(令和|平成|R|H)\s*(\d{{1,2}}|元){_SEP}(\d{{1,2}}){_SEP2}(\d{{1,2}}){_DAY}", re.I)
 _MONTH_DAY_RE = re.compile(rf"(\d{{1,2}})\s*[/月]\s*(\d{{1,2}}){_DAY}")
+# A date-time as programs write a date cell (SheetJS with cellDates, Strict Open XML): 2026-02-10T00:00:00.000Z.
+_ISO_DATETIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+_JAPAN = dt.timezone(dt.timedelta(hours=9))
 
 
 def _make_date(y: int, m: int, d: int) -> dt.date | None:
@@ -80,8 +83,16 @@ def _make_date(y: int, m: int, d: int) -> dt.date | None:
 
 def read_date(text: str, fiscal_year: int | None = None) -> tuple[dt.date, str] | None:
     """A date typed as text (already NFKC'd and stripped) and how it was written: "western"
-    (2026/2/10), "era" (令和8年2月10日, R8.2.10) or "month-day" (2月10日, the year from the fiscal
-    year: April to December in it, January to March in the next). None when it is no date."""
+    (2026/2/10), "era" (令和8年2月10日, R8.2.10), "month-day" (2月10日, the year from the fiscal
+    year: April to December in it, January to March in the next) or "iso" (2026-02-10T00:00:00.000Z,
+    a date cell as a program wrote it; with a zone, the day it is in Japan, so a program's local
+    midnight written in UTC, 2026-02-09T15:00:00Z, is still 2月10日). None when it is no date."""
+    if _ISO_DATETIME_RE.fullmatch(text):
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment.astimezone(_JAPAN) if moment.tzinfo else moment).date(), "iso"
     if m := _WESTERN_RE.fullmatch(text):
         found, style = _make_date(int(m.group(1)), int(m.group(2)), int(m.group(3))), "western"
     elif m := _ERA_RE.fullmatch(text):

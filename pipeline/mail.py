@@ -37,6 +37,7 @@ import yaml
 
 from . import config
 from .catalogue import text
+from .catalogue.problems import PROBLEMS
 from .digest import sha256 as _sha256
 from .errors import UsageError
 from .ja import enumeration, era_date, listing, safe_filename
@@ -350,6 +351,9 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
     for p in problems:
         if p["severity"] not in ("error", "query"):
             continue
+        spec = PROBLEMS.get(p.get("code", ""))
+        if spec is not None and not spec.for_school:
+            continue  # for staff only (e.g. which of two files counts): not the school's to answer
         if decided:
             code = p["school_code"].strip()
             if sources.get(code) != p.get("file") or (p["severity"] == "query" and p.get("explanation")):

@@ -6,6 +6,7 @@ someone else's workbook, last year's form). Each ends as exactly one FileRead, a
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import random
@@ -161,7 +162,9 @@ def test_format_is_recognised_by_content_not_extension(definition, roster, inbox
         b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroEnabled.main+xml")})
     put(inbox, "macro.xlsx", macro)
     assert read(inbox, "renamed.xls", definition, roster).format == "xlsx"
-    assert read(inbox, "macro.xlsx", definition, roster).format == "xlsm"
+    declared = read(inbox, "macro.xlsx", definition, roster)
+    assert declared.format == "xlsm"
+    assert codes(declared) == []  # declared macro-enabled, but without a macro project: nothing to warn of
 
 
 # ---------------------------------------------------------------- bad files: rejected with a Japanese reason
@@ -249,7 +252,8 @@ def test_last_years_form_is_wrong_year(definition, roster, inbox, elementary):
     last_year = Definition.model_validate(data)
     put(inbox, "昨年度.xlsx", build_template(last_year, elementary, answers={}).content)
     r = read(inbox, "昨年度.xlsx", definition, roster)
-    assert (r.status, codes(r)) == ("rejected", ["wrong-year"])
+    assert (r.status, codes(r), r.school_code) == ("rejected", ["wrong-year"], elementary.code)
+    assert r.problems[0].school_code == elementary.code  # refused, but the school did send something
     assert r.reason.startswith("令和6年度の調査票です（今回は令和7年度）")
 
 
@@ -302,6 +306,16 @@ def test_a_workbook_with_our_answer_cells_but_no_metadata_is_outdated(definition
     put(inbox, "写し.xlsx", no_meta)
     r = read(inbox, "写し.xlsx", definition, roster)
     assert (r.status, codes(r)) == ("rejected", ["outdated-template"])
+    assert r.school_code == elementary.code  # from its cover: the school sent it
+
+
+def test_an_iso_date_time_written_by_a_program_is_a_date(definition, roster, inbox, elementary):
+    """SheetJS with cellDates writes a date cell as 2026-02-10T00:00:00.000Z text; it reads as that day, silently."""
+    from pipeline.itemtypes import read_value
+    item = definition.item("answered_on")
+    for typed in ("2026-02-10T00:00:00.000Z", "2026-02-09T15:00:00.000Z", "2026-02-10T00:00:00"):
+        n = read_value(item, typed, fiscal_year=definition.survey.fiscal_year)
+        assert (n.value, n.changed, n.ok) == (dt.date(2026, 2, 10), False, True), typed
 
 
 # ---------------------------------------------------------------- what is not a submission at all

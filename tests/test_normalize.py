@@ -148,7 +148,7 @@ READ_AS = [
     ("scene_1", "週３回　以上", "週3回以上", True, "▼から選んだ選択肢"),
     ("answered_on", dt.date(2026, 2, 10), dt.date(2026, 2, 10), False, ""),
     ("answered_on", dt.datetime(2026, 2, 10, 0, 0), dt.date(2026, 2, 10), False, ""),
-    ("answered_on", "2026/2/10", dt.date(2026, 2, 10), True, "日付の形式（例 2026/2/10）"),
+    ("answered_on", "2026/2/10", dt.date(2026, 2, 10), False, ""),  # reads back as typed: silent
     ("answered_on", "2026-02-10", dt.date(2026, 2, 10), True, "日付の形式（例 2026/2/10）"),
     ("answered_on", "2026年2月10日", dt.date(2026, 2, 10), True, "日付の形式（例 2026/2/10）"),
     ("answered_on", "R7.7.1", dt.date(2025, 7, 1), True, "西暦（例 2026/2/10）"),

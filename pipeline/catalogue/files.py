@@ -3,6 +3,7 @@
 - ``ignored.*``: why a file is no submission at all (the ledger's reason of an ``ignored`` row);
 - ``reason.*``: why a file that was read is not the one used (``rejected`` / ``superseded`` rows);
   a file rejected while being read has its problem's message as its reason (problems.py);
+- ``order.*``: the pieces of the ``submissions-differ`` query (which of two files was used, and why);
 - ``format.*``: what a file that is not a spreadsheet is, filling {detected} of ``file-not-spreadsheet``;
 - ``detail.*``: the {detail} of the other file-level problems (broken, unsafe, too large, links...).
 """
@@ -21,6 +22,12 @@ TEXTS = {
     # --- reason: a file read but not used
     "reason.has-errors": "エラーが{count}件あるため使用しません（problems.csv と 差戻し を参照）。",
     "reason.superseded": "同じ学校のより新しい提出（{winner}）を使用します。",
+    "reason.name-hint": "（ファイル名に学校一覧の学校コード {code}（{name}）があります。この学校からの提出かもしれません）",
+    # --- order: which of two differing files of one school was used (the submissions-differ query)
+    "order.by-file-time": "ファイルの更新日時（{used}。もう一方は{other}）が新しい",
+    "order.by-name": "ファイルの日時で区別できないため、名前の順で後になる",
+    "order.difference": "「{label}」{old}→{new}",
+    "order.more": "ほか{count}項目",
     # --- format: what a file that is not a spreadsheet is
     "format.pdf": "PDF ファイル",
     "format.png": "PNG 画像",
@@ -37,7 +44,6 @@ TEXTS = {
     "format.unknown": "形式の分からないファイル",
     "format.odf-text": "OpenDocument 文書（ワープロ）",
     "format.odf-other": "表計算以外の OpenDocument ファイル",
-    "format.xlsb": "Excel バイナリブック（.xlsb）",
     "format.word": "Word 文書",
     "format.powerpoint": "PowerPoint ファイル",
     "format.zip": "ZIP 圧縮ファイル（中に調査票が入っていれば、取り出して保存してください）",
@@ -67,6 +73,7 @@ TEXTS = {
     "detail.xml-broken": "ブックの構成情報（XML）が壊れています",
     "detail.xml-entities": "ブックの構成情報（XML）に外部参照や実体の定義があります",
     "detail.xls-broken": "古い Excel 形式（.xls）のファイル構造が壊れています",
+    "detail.xlsb-broken": "Excel バイナリブック（.xlsb）のファイル構造が壊れています",
     "detail.sheet-extent": "シートの使用範囲が {extent} まで広がっています",
     # --- detail: the spreadsheet reader ({what} is one of the two below)
     "detail.workbook-unreadable": "表計算ファイルとして読めません",

@@ -17,6 +17,8 @@ class Spec:
     severity: Severity
     message: str
     hint: str = ""
+    # False: for staff only, never put in a school's 差戻し or return mail (the school cannot act on it).
+    for_school: bool = True
 
 
 # code -> (severity, message template, hint). Fields in {braces} come from the stage that found it.
@@ -41,10 +43,16 @@ PROBLEMS: dict[str, Spec] = {
                             "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。"),
     "change-from-last-year": Spec("query", "「{label}」が前年度の {previous} から {value} に大きく変わっています。",
                                   "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。"),
-    # --- whole files ({detected} and {detail} are texts of catalogue/files.py: format.* and detail.*)
+    # --- across files of one school (merge.py); {basis} and {differences} are texts of catalogue/files.py (order.*)
+    "submissions-differ": Spec("query", "同じ学校から回答の異なる提出が届いています。{basis}「{used}」を使用し、「{other}」は使用していません。"
+                                        "違いは{count}項目: {differences}。",
+                               "送信日時や保存日時では新旧を確かめられませんでした。どちらが最新の回答か学校に確かめてください。",
+                               for_school=False),
+    # --- whole files ({detected} and {detail} are texts of catalogue/files.py: format.* and detail.*).
+    # A refused file that names a school of the roster goes back to that school: those hints say what to send.
     "file-empty": Spec("error", "ファイルが空（0バイト）です。", "保存し直して、もう一度送ってもらってください。"),
     "file-not-spreadsheet": Spec("error", "Excel の調査票ではありません（{detected}）。", "配布した調査票（.xlsx）を送ってもらってください。"),
-    "file-broken": Spec("error", "ファイルが壊れていて開けません（{detail}）。", "学校で開けるか確かめ、保存し直して送ってもらってください。"),
+    "file-broken": Spec("error", "ファイルが壊れていて開けません（{detail}）。", "ファイルが開けるか確かめ、保存し直して送ってください。"),
     "file-crashed-reader": Spec("error", "ファイルを読み取る処理が異常終了しました（{detail}）。",
                                 "壊れているか特殊な作りのファイルです。学校で開けるか確かめ、保存し直して送ってもらってください。"),
     "file-encrypted": Spec("error", "パスワードで保護されていて開けません。", "パスワードを外して保存し直し、送ってもらってください。"),
@@ -54,12 +62,12 @@ PROBLEMS: dict[str, Spec] = {
                        "次回は配布した調査票（.xlsx）のまま保存してください。"),
     "file-link": Spec("error", "リンク（ショートカット）のため読みませんでした（{detail}）。", "リンクではなく、ファイルそのものを受付フォルダーに保存してください。"),
     "file-too-large": Spec("error", "ファイルが大きすぎます（{detail}）。", "配布した調査票に入力したものか確かめてください。"),
-    "not-our-survey": Spec("error", "この調査の調査票ではありません（{detail}）。", "配布した調査票に入力して送ってもらってください。"),
-    "wrong-year": Spec("error", "{found}の調査票です（今回は{expected}）。", "今年度の調査票に入力し直してもらってください。"),
-    "outdated-template": Spec("error", "古い版または改変された調査票です（{detail}）。", "今回配布した調査票に入力し直してもらってください。"),
+    "not-our-survey": Spec("error", "この調査の調査票ではありません（{detail}）。", "配布した調査票に入力し、そのまま送ってください。"),
+    "wrong-year": Spec("error", "{found}の調査票です（今回は{expected}）。", "今年度の調査票に入力し直し、そのまま送ってください。"),
+    "outdated-template": Spec("error", "古い版または改変された調査票です（{detail}）。", "今回配布した調査票に入力し直し、そのまま送ってください。"),
     "unknown-school": Spec("error", "学校コード「{value}」は学校一覧にありません。", "学校一覧（config/schools.csv）か、調査票の学校を確かめてください。"),
     "school-mismatch": Spec("error", "調査票の学校コード（{meta}）と表紙の学校コード（{cover}）が一致しません。",
-                            "その学校用に配布した調査票を使ってもらってください。"),
+                            "自校用に配布した調査票に入力し、そのまま送ってください。"),
 }
 
 
