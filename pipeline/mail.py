@@ -457,6 +457,8 @@ def _context(definition, job: Job, today: dt.date, as_of: dt.date) -> dict:
         "queries": job.queries[:MAX_LISTED],
         "queries_more": max(0, len(job.queries) - MAX_LISTED),
         "query_total": len(job.queries),
+        # A file refused as a whole (no cell named): the 差戻し attachment is a fresh template, not the answers.
+        "fresh_template": bool(job.errors) and all(not p.get("cell") for p in job.errors),
     }
 
 

@@ -395,6 +395,8 @@ def test_a_refused_file_that_names_its_school_makes_it_invalid_with_a_return_and
     body = email.message_from_bytes(drafted["return"][school.code].read_bytes(), policy=email.policy.default)
     plain = body.get_body(("plain",)).get_content()
     assert "今回配布した調査票に入力し直し、そのまま送ってください" in plain
+    # The attachment is a fresh template, and the mail says so (not "your answers are filled in").
+    assert "回答は未入力" in plain and "回答を入力済み" not in plain
     assert school.code not in drafted["remind"] and hinted.code in drafted["remind"]
 
 
