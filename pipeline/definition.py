@@ -511,7 +511,7 @@ def definition_problems(d: Definition) -> list[Problem]:
     unknown_types = types - set(SCHOOL_TYPES)
     if unknown_types:
         add(("school_types",), "definition.school-types-unknown", school_types=ja.listing(sorted(unknown_types)),
-            allowed=ja.listing(SCHOOL_TYPES), value=min(unknown_types), among=SCHOOL_TYPES)
+            allowed=ja.listing(SCHOOL_TYPES))
 
     for name, cl in d.choice_lists.items():
         loc = ("choice_lists", name)

@@ -410,7 +410,8 @@ class Cell:
             return text("definition.book.where-setting", sheet=self.sheet, row=self.row, name=self.name)
         if self.col is None:
             return text("definition.book.where-row", sheet=self.sheet, row=self.row)
-        return text("definition.book.where-cell", sheet=self.sheet, row=self.row, letter=col_letters(self.col + 1),
+        key = "definition.book.where-cell" if self.name else "definition.book.where-column"
+        return text(key, sheet=self.sheet, row=self.row, letter=col_letters(self.col + 1),
                     column=self.name)
 
 
@@ -1157,7 +1158,8 @@ def write_book(definition: Definition, out: Path) -> None:
 
 def summary(d: Definition) -> dict:
     """What `definition check` says the definition holds."""
-    return {"label": d.survey.fiscal_year_label, "items": len(d.items), "lists": len(d.choice_lists),
+    return {"label": d.survey.fiscal_year_label, "items": sum(len(s.items) for s in d.sections),
+            "checklist": len(d.matrix.rows) if d.matrix else 0, "lists": len(d.choice_lists),
             "kpis": len(d.kpi_table.kpis), "checks": len(d.checks)}
 
 

@@ -333,14 +333,21 @@ def _add_items_row(values: dict):
     return edit
 
 
+def _new_list_and_typo(wb):
+    """A list with a Japanese name, 頻度, added on the 選択肢 sheet; the item's cell says 頻度２."""
+    for option in ("ほぼ毎日", "週3回以上", "週1回以上", "月1回以上", "月1回未満"):
+        wb["選択肢"].append(["頻度", option])
+    put(wb["設問"], "項目ID", "scene_1", "選択肢リスト", "頻度２")
+
+
 # kind, edit, (sheet, row, column letter, heading) the message must name ("" row/column: not named), key words
 MISTAKES = [
     ("unknown answer type", _set("設問", "項目ID", "students", "回答の型", "整数値"),
      ("設問", 12, "D", "回答の型"), ["「整数値」は使えません", "もしかして『整数』"]),
     ("unknown choice list, near name", _set("設問", "項目ID", "scene_1", "選択肢リスト", "frequncy"),
      ("設問", 14, "E", "選択肢リスト"), ["選択肢リスト「frequncy」は選択肢シートにありません", "もしかして『frequency』"]),
-    ("unknown Japanese choice list", _set("設問", "項目ID", "scene_1", "選択肢リスト", "頻度２"),
-     ("設問", 14, "E", "選択肢リスト"), ["選択肢リスト「頻度２」は選択肢シートにありません"]),
+    ("unknown Japanese choice list, near name", _new_list_and_typo,
+     ("設問", 14, "E", "選択肢リスト"), ["選択肢リスト「頻度２」は選択肢シートにありません", "もしかして『頻度』"]),
     ("duplicate item id", _set("設問", "項目ID", "scene_1_target", "項目ID", "scene_1"),
      ("設問", 19, "B", "項目ID"), ["項目ID「scene_1」が2回使われています"]),
     ("item id not an Excel name", _set("設問", "項目ID", "remarks", "項目ID", "Remarks-1"),
@@ -361,7 +368,8 @@ MISTAKES = [
      ("設問", 12, "J", "最小値"), ["最小値が最大値より大きく"]),
     ("unknown school type in 対象校種", _set("設問", "項目ID", "act_1_3_3_devices", "対象校種", "特別支援"),
      ("設問", 42, "F", "対象校種"), ["校種「特別支援」は設定シートの「校種」にありません", "もしかして『特別支援学校』"]),
-    ("school type the city does not have", _set("設定", "項目", "校種", "値", "小学校、中学校、義務教育学校"),
+    ("school type the city does not have",
+     _set("設定", "項目", "校種", "値", "小学校、中学校、高等学校、中等教育学校、特別支援学校、義務教育学校"),
      ("設定", 21, "", "校種"), ["校種「義務教育学校」は使えません"]),
     ("KPI referencing a missing item", _set("場面別KPI", "場面ID", "scene_3", "項目", "scene_33", "【場面】"),
      ("場面別KPI", 16, "B", "項目"), ["項目「scene_33」は設問シートにありません", "もしかして『scene_3』"]),
@@ -560,3 +568,13 @@ def test_an_unknown_list_on_an_item_with_a_target_is_said_not_crashed_on(tmp_pat
     with pytest.raises(DefinitionError) as exc:
         load_definition(path)
     assert any("「takehom」が choice_lists にありません" in m for m in exc.value.messages)
+
+
+def test_a_copy_saved_again_by_a_spreadsheet_application_still_loads(tmp_path, soffice_profile):
+    """Staff save the workbook from Excel or LibreOffice: their way of storing numbers, text and dates reads the same."""
+    from devtools.simulate import convert_with_libreoffice
+
+    source = edited(tmp_path, next_year, "next.xlsx")
+    saved = convert_with_libreoffice([source], "xlsx", tmp_path / "saved", soffice_profile)[0]
+    assert saved.read_bytes() != source.read_bytes()
+    assert same(load_definition(saved), load_definition(source))

@@ -85,6 +85,7 @@ TEXTS = {
     "definition.book.where-cell": "{sheet}シート {row}行目・{letter}列「{column}」",
     "definition.book.where-setting": "{sheet}シート {row}行目「{name}」",
     "definition.book.where-row": "{sheet}シート {row}行目",
+    "definition.book.where-column": "{sheet}シート {row}行目・{letter}列",
     "definition.book.where-name": "{sheet}シート「{name}」",
     "definition.book.where-sheet": "{sheet}シート",
     # the workbook's own structure
@@ -365,8 +366,8 @@ TEXTS = {
     # the command line
     "definition.export.done": "調査定義のワークブックを書き出しました: {path}",
     "definition.export.exists": "{path} はすでにあります（上書きしません）。消すか、--out で別の名前を指定してください。",
-    "definition.check.ok": "調査定義に誤りはありません: {path}（{label}、設問 {items} 件、選択肢リスト {lists} 件、"
-                           "場面別KPI {kpis} 件、検査 {checks} 件）",
+    "definition.check.ok": "調査定義に誤りはありません: {path}（{label}、設問 {items} 件、指導力 {checklist} 行、"
+                           "選択肢リスト {lists} 件、場面別KPI {kpis} 件、検査 {checks} 件）",
     "definition.check.sample": "  {type}: {file}",
     "definition.check.lacking": "学校一覧に「{name}」の学校がないため、その見本は作りませんでした。",
     "definition.check.preview": "見本の調査票を {count} 件作りました。Excel で開いて確かめてください: {folder}",
