@@ -17,8 +17,15 @@ SMTP_HOST ?=
 SMTP_PORT ?=
 SEND_OPTS := $(if $(filter 1,$(SEND)),--send) $(if $(SMTP_HOST),--smtp-host $(SMTP_HOST)) $(if $(SMTP_PORT),--smtp-port $(SMTP_PORT))
 RUN_OPT := $(if $(RUN),--run $(RUN))
+# DEFINITION=調査定義（YAML または .xlsx）: every command uses it (through PIPELINE_DEFINITION).
+DEFINITION ?=
+ifneq ($(DEFINITION),)
+export PIPELINE_DEFINITION := $(DEFINITION)
+endif
+# OUT given on the command line: where definition-export / definition-check write (their own defaults otherwise).
+DEF_OUT_OPT := $(if $(filter command line environment,$(origin OUT)),--out "$(OUT)")
 
-.PHONY: help venv templates consolidate demo mail-distribute mail-remind mail-return test bench fuzz clean
+.PHONY: help venv templates consolidate demo mail-distribute mail-remind mail-return definition-export definition-check test bench fuzz clean
 
 help: ## このコマンド一覧を表示する
 	@echo "使い方: make <コマンド>"
@@ -48,6 +55,12 @@ mail-remind: $(STAMP) ## 未提出校への督促メールを作る（SEND=1 で
 
 mail-return: $(STAMP) ## エラー・確認事項のある学校への差戻しメールを作る（SEND=1 で送信）
 	$(VPY) -m pipeline mail return --roster $(ROSTER) --outbox $(OUTBOX) $(RUN_OPT) $(SEND_OPTS)
+
+definition-export: $(STAMP) ## 調査定義を Excel で編集できる outbox/調査定義_<年度>.xlsx に書き出す（DEFINITION= OUT=）
+	$(VPY) -m pipeline definition export $(DEF_OUT_OPT)
+
+definition-check: $(STAMP) ## 調査定義（.xlsx）を確かめ、校種ごとの見本の調査票を outbox/preview/ に作る（DEFINITION= OUT=）
+	$(VPY) -m pipeline definition check --roster $(ROSTER) $(DEF_OUT_OPT)
 
 test: $(STAMP) ## すべてのテストを実行する
 	$(VPY) -m pytest -q

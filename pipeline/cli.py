@@ -52,7 +52,8 @@ def _add_definition(p: argparse.ArgumentParser, top: bool = False) -> None:
     # Accepted before or after the verb; after it only when given, so the earlier one is not overwritten.
     p.add_argument("--definition", type=Path, default=config.DEFINITION if top else argparse.SUPPRESS,
                    metavar="ファイル",
-                   help="調査定義（YAML）。省略時は config/survey_r7.yaml。例: --definition config/survey_r8.yaml")
+                   help="調査定義（YAML または 調査定義.xlsx）。省略時は config/survey_r7.yaml。"
+                        "例: --definition config/調査定義_令和8年度.xlsx")
 
 
 def _add_roster(p: argparse.ArgumentParser) -> None:
@@ -141,6 +142,29 @@ def build_parser() -> argparse.ArgumentParser:
                 "最新の集約結果でエラー・確認事項のある学校に、差戻しファイルを添付したメールを作ります。\n"
                 "例: python -m pipeline mail return --run outbox/20260227-170000")
     _add_run_options(m)
+
+    p = _parser(sub, "definition", "調査定義をワークブック（調査定義.xlsx）に書き出す／確かめる",
+                "調査定義を Excel で編集できるワークブックに書き出し、編集したものを確かめて見本の調査票を作ります。\n"
+                "例: python -m pipeline definition export（今の調査定義を outbox/調査定義_令和7年度.xlsx に書き出す）")
+    book = p.add_subparsers(dest="definition_verb", metavar="種類", title="種類", required=True,
+                            help="export（書き出す）・check（確かめて見本を作る）のどちらか")
+    d = _parser(book, "export", "調査定義をワークブック（.xlsx）に書き出す",
+                "調査定義（YAML またはワークブック）を、Excel で編集できる 調査定義.xlsx に書き出します。"
+                "同じ名前のファイルがあれば上書きせずに止まります。\n"
+                "例: python -m pipeline definition export --definition config/survey_r7.yaml --out 調査定義_令和7年度.xlsx")
+    _add_definition(d)
+    d.add_argument("--out", type=Path, default=None, metavar="ファイル",
+                   help="書き出すファイル。省略時は outbox/調査定義_<年度の表示>.xlsx。例: --out 調査定義_令和7年度.xlsx")
+    d.set_defaults(command=_definition_export)
+    d = _parser(book, "check", "調査定義を確かめ、校種ごとの見本の調査票を作る",
+                "調査定義（.xlsx または YAML）の誤りを、シート・行・列を示して一覧にします。誤りがなければ、学校一覧から"
+                "校種ごとに1校（学校の条件ごとにも1校）を選んで見本の調査票を作ります。配る前に開いて確かめてください。\n"
+                "例: python -m pipeline definition check --definition config/調査定義_令和8年度.xlsx")
+    _add_definition(d)
+    _add_roster(d)
+    d.add_argument("--out", type=Path, default=None, metavar="フォルダ",
+                   help="見本の調査票の出力先。省略時は outbox/preview。例: --out outbox/preview")
+    d.set_defaults(command=_definition_check)
     return parser
 
 
@@ -234,6 +258,35 @@ def _mail(args) -> int:
                            run=getattr(args, "run", None), send=args.send, smtp_host=args.smtp_host,
                            smtp_port=args.smtp_port, dry_run=args.dry_run)
     return mail.run(definition, roster, mail.load_mail_config(config.MAIL_CONFIG), options)
+
+
+def _definition_export(args) -> int:
+    from .definition import load_definition
+    from .definition_book import export_filename, write_book
+
+    definition = load_definition(args.definition)
+    out = args.out or config.OUTBOX / export_filename(definition)
+    write_book(definition, out)
+    print(text("definition.export.done", path=out))
+    return 0
+
+
+def _definition_check(args) -> int:
+    from . import ja
+    from .definition_book import sample_schools, summary
+    from .generate import write_templates
+
+    definition, roster = load_inputs(args)
+    print(text("definition.check.ok", path=args.definition, **summary(definition)))
+    samples, lacking = sample_schools(definition, roster.schools)
+    out = args.out or config.OUTBOX / "preview"
+    paths = write_templates(definition, samples, out, progress=False)
+    for school, path in zip(samples, paths):
+        print(text("definition.check.sample", type=ja.listing([school.type, *sorted(school.flags)]), file=path.name))
+    for name in lacking:
+        print(text("definition.check.lacking", name=name))
+    print(text("definition.check.preview", count=len(paths), folder=out))
+    return 0
 
 
 # ------------------------------------------------------------------ entry

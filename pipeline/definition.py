@@ -13,7 +13,7 @@ import re
 import unicodedata
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -339,14 +339,88 @@ def section_items(section: Section) -> list[Item]:
 
 # ---------------------------------------------------------------- loading and checking
 
+# How a file starts tells its form, whatever its name: a workbook (調査定義.xlsx) is a zip archive;
+# an old .xls (or an encrypted workbook) is an OLE compound file; anything else is read as YAML.
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class Problem(NamedTuple):
+    """One mistake check_definition finds: where in the definition's data, and the catalogue key and facts
+    of its message. Facts may carry `value` and `among` (the name written and the names it could have
+    been), from which the workbook form offers a もしかして."""
+    loc: tuple
+    key: str
+    facts: dict
+
 
 def load_definition(path: str | Path) -> Definition:
-    """Read a YAML definition and check it; raise DefinitionError with every mistake found."""
+    """Read a definition, YAML text or a 調査定義.xlsx workbook (told apart by content, not by name), and check
+    it; raise DefinitionError with every mistake found. Both forms become the same data, validated by the
+    same model and check_definition; only where a mistake is said to be differs (YAML line, or sheet/row/column)."""
     path = Path(path)
+    raw = _read_bytes(path)
+    if raw.startswith(ZIP_MAGIC):
+        return _build(path, _read_book(path, raw))
+    if raw.startswith(OLE_MAGIC):
+        raise DefinitionError([_in_file(path, "definition.book.old-excel")])
+    return _build(path, _read_yaml(path, raw))
+
+
+def load_definition_book(path: str | Path) -> Definition:
+    """Read a 調査定義.xlsx workbook (whatever its name), refusing any other form."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    if not raw.startswith(ZIP_MAGIC):
+        key = "definition.book.old-excel" if raw.startswith(OLE_MAGIC) else "definition.book.not-a-book"
+        raise DefinitionError([_in_file(path, key)])
+    return _build(path, _read_book(path, raw))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        source = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise DefinitionError([_in_file(path, "definition.file-missing")]) from None
+
+
+def _read_book(path: Path, raw: bytes):
+    from .definition_book import read_book
+
+    return read_book(path, raw)
+
+
+def _build(path: Path, source) -> Definition:
+    """The one way from a form's data to a Definition. `source` has `data` (what a YAML file gives),
+    `mistakes` (what its reader found wrong itself, already in Japanese), and `pydantic(err, reason)` and
+    `problem(Problem)`: the Japanese message, with the place, of each mistake (None: said already)."""
+    try:
+        definition = Definition.model_validate({**source.data, "source": str(path)})
+    except ValidationError as exc:
+        said = (source.pydantic(err, _reason(err)) for err in exc.errors())
+        raise DefinitionError([*source.mistakes, *(m for m in said if m)]) from None
+    messages = [*source.mistakes, *(source.problem(p) for p in definition_problems(definition))]
+    if messages:
+        raise DefinitionError(messages)
+    return definition
+
+
+class _YamlSource:
+    mistakes = ()
+
+    def __init__(self, path: Path, node, data: dict):
+        self.path, self.node, self.data = path, node, data
+
+    def pydantic(self, err: dict, reason: str) -> str:
+        return text("definition.at", path=self.path, where=_where(self.node, tuple(err["loc"])), message=reason)
+
+    def problem(self, p: Problem) -> str:
+        return text("definition.at", path=self.path, where=_where(self.node, p.loc), message=text(p.key, **p.facts))
+
+
+def _read_yaml(path: Path, raw: bytes) -> _YamlSource:
+    try:
+        source = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text would
     except UnicodeDecodeError:
         raise DefinitionError([_in_file(path, "definition.not-utf8")]) from None
     try:
@@ -359,15 +433,7 @@ def load_definition(path: str | Path) -> Definition:
         raise DefinitionError([text("definition.at", path=path, where=where, message=message)]) from None
     if not isinstance(data, dict):
         raise DefinitionError([_in_file(path, "definition.not-a-definition")])
-    try:
-        definition = Definition.model_validate({**data, "source": str(path)})
-    except ValidationError as exc:
-        raise DefinitionError([_pydantic_message(path, node, err) for err in exc.errors()]) from None
-    problems = check_definition(definition)
-    if problems:
-        raise DefinitionError([text("definition.at", path=path, where=_where(node, loc), message=msg)
-                               for loc, msg in problems])
-    return definition
+    return _YamlSource(path, node, data)
 
 
 def _in_file(path: Path, key: str) -> str:
@@ -391,10 +457,9 @@ _PYDANTIC_REASONS = {
 }
 
 
-def _pydantic_message(path: Path, node, err: dict) -> str:
-    reason = text(_PYDANTIC_REASONS.get(err["type"], "definition.bad-value"),
-                  expected=(err.get("ctx") or {}).get("expected", ""))
-    return text("definition.at", path=path, where=_where(node, tuple(err["loc"])), message=reason)
+def _reason(err: dict) -> str:
+    return text(_PYDANTIC_REASONS.get(err["type"], "definition.bad-value"),
+                expected=(err.get("ctx") or {}).get("expected", ""))
 
 
 def _line_of(node, loc: tuple) -> int | None:
@@ -428,87 +493,102 @@ def _where(node, loc: tuple) -> str:
 
 def check_definition(d: Definition) -> list[tuple[tuple, str]]:
     """Consistency checks pydantic cannot express; each problem is (location, Japanese message)."""
-    out: list[tuple[tuple, str]] = []
+    return [(p.loc, text(p.key, **p.facts)) for p in definition_problems(d)]
+
+
+def definition_problems(d: Definition) -> list[Problem]:
+    """What check_definition says, as data: each problem's location, catalogue key and facts."""
+    out: list[Problem] = []
+
+    def add(loc: tuple, key: str, **facts) -> None:
+        out.append(Problem(loc, key, facts))
+
+    def options_known(item: Item) -> bool:
+        """False when the item names a list that is not there (said once, not again for its target or KPI)."""
+        return item.choices is None or item.choices in d.choice_lists
+
     types = set(d.school_types)
     unknown_types = types - set(SCHOOL_TYPES)
     if unknown_types:
-        out.append((("school_types",), text("definition.school-types-unknown",
-                                            school_types=ja.listing(sorted(unknown_types)),
-                                            allowed=ja.listing(SCHOOL_TYPES))))
+        add(("school_types",), "definition.school-types-unknown", school_types=ja.listing(sorted(unknown_types)),
+            allowed=ja.listing(SCHOOL_TYPES))
 
     for name, cl in d.choice_lists.items():
         loc = ("choice_lists", name)
         if not cl.options:
-            out.append((loc, text("definition.choices-empty", name=name)))
+            add(loc, "definition.choices-empty", name=name)
         if len(set(cl.options)) != len(cl.options):
-            out.append((loc, text("definition.choices-repeated", name=name)))
+            add(loc, "definition.choices-repeated", name=name)
         if any("," in o for o in cl.options) and cl.range_name is None:
-            out.append((loc, text("definition.choices-with-comma", name=name)))
+            add(loc, "definition.choices-with-comma", name=name)
         if len(cl.inline_formula) - 2 > INLINE_LIST_LIMIT and cl.range_name is None:
-            out.append((loc, text("definition.choices-too-long", name=name, length=len(cl.inline_formula) - 2,
-                                  limit=INLINE_LIST_LIMIT)))
+            add(loc, "definition.choices-too-long", name=name, length=len(cl.inline_formula) - 2,
+                limit=INLINE_LIST_LIMIT)
         if any(o not in cl.options for o in cl.not_applicable):
-            out.append((loc + ("not_applicable",), text("definition.not-applicable-unknown", name=name)))
+            add(loc + ("not_applicable",), "definition.not-applicable-unknown", name=name)
         if cl.range_name is not None and not RANGE_NAME_RE.match(cl.range_name):
-            out.append((loc + ("range_name",), text("definition.range-name-invalid", range_name=cl.range_name)))
+            add(loc + ("range_name",), "definition.range-name-invalid", range_name=cl.range_name)
 
     seen_ids: dict[str, tuple] = {}
     seen_sheets: set[str] = set()
+    all_ids = [i.id for s in d.sections for i in section_items(s)]
     for si, section in enumerate(d.sections):
         sloc = ("sections", si)
         if section.sheet in seen_sheets:
-            out.append((sloc + ("sheet",), text("definition.sheet-repeated", sheet=section.sheet)))
+            add(sloc + ("sheet",), "definition.sheet-repeated", sheet=section.sheet)
         seen_sheets.add(section.sheet)
         if len(section.sheet) > 31 or re.search(r"[\[\]:*?/\\]", section.sheet):
-            out.append((sloc + ("sheet",), text("definition.sheet-invalid", sheet=section.sheet)))
+            add(sloc + ("sheet",), "definition.sheet-invalid", sheet=section.sheet)
         locs = [(sloc + ("items", ii), item) for ii, item in enumerate(section.items)]
         if section.matrix:
             locs += [(sloc + ("matrix",), item) for item in section_items(section) if item.matrix_row]
             for ri, row in enumerate(section.matrix.rows):
                 if row.category not in section.matrix.categories:
-                    out.append((sloc + ("matrix", "rows", ri, "category"),
-                                text("definition.category-unknown", category=row.category)))
+                    add(sloc + ("matrix", "rows", ri, "category"), "definition.category-unknown",
+                        category=row.category, value=row.category, among=tuple(section.matrix.categories))
         for loc, item in locs:
             if not ITEM_ID_RE.match(item.id):
-                out.append((loc + ("id",), text("definition.item-id-invalid", id=item.id)))
+                add(loc + ("id",), "definition.item-id-invalid", id=item.id)
             if item.id in seen_ids:
-                out.append((loc + ("id",), text("definition.item-id-repeated", id=item.id)))
+                add(loc + ("id",), "definition.item-id-repeated", id=item.id)
             seen_ids.setdefault(item.id, loc)
             if item.type == "choice":
                 if item.choices is None:
-                    out.append((loc, text("definition.choices-missing", id=item.id)))
+                    add(loc + ("choices",), "definition.choices-missing", id=item.id)
                 elif item.choices not in d.choice_lists:
-                    out.append((loc + ("choices",),
-                                text("definition.choices-unknown", id=item.id, choices=item.choices)))
+                    add(loc + ("choices",), "definition.choices-unknown", id=item.id, choices=item.choices,
+                        value=item.choices, among=tuple(d.choice_lists))
             elif item.choices is not None:
-                out.append((loc + ("choices",), text("definition.choices-not-allowed", id=item.id, type=item.type)))
+                add(loc + ("choices",), "definition.choices-not-allowed", id=item.id, type=item.type)
             for t in item.applies_to or ():
                 if t not in types:
-                    out.append((loc + ("applies_to",),
-                                text("definition.item-school-type-unknown", id=item.id, school_type=t)))
+                    add(loc + ("applies_to",), "definition.item-school-type-unknown", id=item.id, school_type=t,
+                        value=t, among=d.school_types)
             if item.requires_flag is not None and item.requires_flag not in d.flags:
-                out.append((loc + ("requires_flag",),
-                            text("definition.flag-unknown", id=item.id, flag=item.requires_flag)))
+                add(loc + ("requires_flag",), "definition.flag-unknown", id=item.id, flag=item.requires_flag,
+                    value=item.requires_flag, among=tuple(d.flags))
             if item.plan_ref is not None and item.target is not None and item.plan_ref not in d.actions:
-                out.append((loc + ("plan_ref",),
-                            text("definition.plan-ref-unknown", id=item.id, plan_ref=item.plan_ref)))
+                add(loc + ("plan_ref",), "definition.plan-ref-unknown", id=item.id, plan_ref=item.plan_ref,
+                    value=item.plan_ref, among=tuple(d.actions))
             if item.target is not None:
                 t = item.target
                 if (t.min is None) == (t.met_if is None):
-                    out.append((loc + ("target",), text("definition.target-min-or-met-if", id=item.id)))
+                    add(loc + ("target",), "definition.target-min-or-met-if", id=item.id)
                 if t.min is not None and item.type != "integer":
-                    out.append((loc + ("target",), text("definition.target-min-not-integer", id=item.id)))
-                if t.met_if is not None:
+                    add(loc + ("target", "min"), "definition.target-min-not-integer", id=item.id)
+                if t.met_if is not None and options_known(item):
                     bad = [c for c in t.met_if if c not in d.choices_of(item)]
                     if bad:
-                        out.append((loc + ("target",), text("definition.target-choices-unknown", id=item.id,
-                                                            choices=ja.listing(bad))))
+                        add(loc + ("target", "met_if"), "definition.target-choices-unknown", id=item.id,
+                            choices=ja.listing(bad), value=bad[0], among=d.choices_of(item))
             if item.min is not None and item.max is not None and item.min > item.max:
-                out.append((loc, text("definition.min-above-max", id=item.id)))
+                add(loc + ("min",), "definition.min-above-max", id=item.id)
 
+    measures = tuple(m for p in d.policies.values() for m in p.measures)
     for ref in d.actions:
-        if d.measure_of(ref) not in {m for p in d.policies.values() for m in p.measures}:
-            out.append((("actions", ref), text("definition.measure-unknown", plan_ref=ref, measure=d.measure_of(ref))))
+        if d.measure_of(ref) not in measures:
+            add(("actions", ref), "definition.measure-unknown", plan_ref=ref, measure=d.measure_of(ref),
+                value=d.measure_of(ref), among=measures)
 
     ids = set(seen_ids)
     kt = d.kpi_table
@@ -517,24 +597,28 @@ def check_definition(d: Definition) -> list[tuple[tuple, str]]:
         for field in ("item", "own_target_item"):
             ref = getattr(kpi, field)
             if ref is not None and ref not in ids:
-                out.append((kloc + (field,), text("definition.kpi-item-unknown", kpi=kpi.id, item=ref)))
+                add(kloc + (field,), "definition.kpi-item-unknown", kpi=kpi.id, item=ref, value=ref, among=all_ids)
         for t in kpi.values:
             if t not in types:
-                out.append((kloc + ("values", t),
-                            text("definition.kpi-school-type-unknown", kpi=kpi.id, school_type=t)))
-        if kpi.item in ids:
+                add(kloc + ("values", t), "definition.kpi-school-type-unknown", kpi=kpi.id, school_type=t,
+                    value=t, among=d.school_types)
+        if kpi.item in ids and options_known(d.by_id[kpi.item]):
             bad = [c for c in kt.meeting if c not in d.choices_of(d.by_id[kpi.item])]
             if bad:
-                out.append((("kpi_table", "meeting"),
-                            text("definition.meeting-choices-unknown", choices=ja.listing(bad), item=kpi.item)))
+                add(("kpi_table", "meeting"), "definition.meeting-choices-unknown", choices=ja.listing(bad),
+                    item=kpi.item, value=bad[0], among=d.choices_of(d.by_id[kpi.item]))
     for ci, check in enumerate(d.checks):
         for field in ("item", "other"):
             ref = getattr(check, field)
             if ref not in ids:
-                out.append((("checks", ci, field),
-                            text("definition.check-item-unknown", check=check.id, item=ref)))
+                add(("checks", ci, field), "definition.check-item-unknown", check=check.id, item=ref,
+                    value=ref, among=all_ids)
         if check.kind == "ratio_max" and check.max is None or check.kind == "ratio_min" and check.min is None:
-            out.append((("checks", ci), text("definition.check-ratio-bound-missing", check=check.id)))
-    if d.matrix and d.matrix.sum_equals and d.matrix.sum_equals not in ids:
-        out.append((("sections",), text("definition.sum-equals-unknown", item=d.matrix.sum_equals)))
+            add(("checks", ci, "max" if check.kind == "ratio_max" else "min"), "definition.check-ratio-bound-missing",
+                check=check.id)
+    for si, section in enumerate(d.sections):
+        m = section.matrix
+        if m is not None and m.sum_equals and m.sum_equals not in ids:
+            add(("sections", si, "matrix", "sum_equals"), "definition.sum-equals-unknown", item=m.sum_equals,
+                value=m.sum_equals, among=all_ids)
     return out
