@@ -9,13 +9,17 @@
 - Problems as `triples` (school or file, cell, code).
 - The frames `score()` takes, built from answer sets: `score_frames`, `score_of`, `kpi_row`.
 - A workbook from a small inline table: `workbook_from_rows`.
+- A generated template read back: `names_of`, `validation_of`, `check_template_cells`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import io
+import re
 from pathlib import Path
+
+import openpyxl
 
 import pandas as pd
 from openpyxl import Workbook
@@ -229,3 +233,55 @@ def workbook_from_rows(sheets: dict[str, list[list]], names: dict[str, str] | No
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- a template read back
+
+NAME_REF = re.compile(r"^'?(?P<sheet>[^'!]+)'?!\$(?P<col>[A-Z]+)\$(?P<row>\d+)$")
+
+
+def names_of(wb) -> dict[str, tuple[str, str]]:
+    """q_ name -> (sheet, cell) of an openpyxl workbook; each name must point at one cell."""
+    out = {}
+    for name, dn in wb.defined_names.items():
+        if not name.startswith("q_"):
+            continue
+        m = NAME_REF.match(dn.attr_text)
+        assert m, f"{name} does not point at one cell: {dn.attr_text}"
+        out[name] = (m["sheet"], f"{m['col']}{m['row']}")
+    return out
+
+
+def validation_of(ws, cell: str):
+    for dv in ws.data_validations.dataValidation:
+        if cell in dv.sqref:
+            return dv
+    return None
+
+
+def check_template_cells(definition: Definition, school: School) -> None:
+    """Assert that the school's template names one cell per applicable item, prefilled and locked
+    or unlocked, coloured and carrying its type's input rule with a Japanese error text."""
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(definition, school).content))
+    names = names_of(wb)
+    applicable = definition.items_for(school.type, school.flags)
+    assert set(names) == {i.name for i in applicable}, school.type
+    assert len(set(names.values())) == len(names), "two names share one cell"
+    for item in applicable:
+        sheet, ref = names[item.name]
+        cell = wb[sheet][ref]
+        if item.prefill:
+            assert cell.protection.locked, item.id
+            assert cell.value == {"school_code": school.code, "school_name": school.name,
+                                  "school_type": school.type, "ward": school.ward}[item.prefill]
+            continue
+        assert not cell.protection.locked, item.id
+        assert cell.fill.fgColor.rgb.endswith("FFF2CC"), item.id
+        dv = validation_of(wb[sheet], ref)
+        expected = {"choice": "list", "integer": "whole", "date": "date"}.get(item.type)
+        if expected:
+            assert dv is not None and dv.type == expected, item.id
+            assert dv.showErrorMessage and dv.error and dv.prompt, item.id
+            assert re.search(r"[ぁ-んァ-ン一-龥]", dv.error), "error text is Japanese"
+        if item.type == "integer":
+            assert (int(dv.formula1), int(dv.formula2)) == (item.min, item.max)
