@@ -20,9 +20,7 @@ import re
 from pathlib import Path
 
 import openpyxl
-
 import pandas as pd
-from openpyxl import Workbook
 from openpyxl.workbook.defined_name import DefinedName
 
 from pipeline.definition import Definition, load_definition
@@ -222,7 +220,7 @@ def workbook_from_rows(sheets: dict[str, list[list]], names: dict[str, str] | No
     """xlsx bytes with these sheets in this order, each row a list of cell values from column A
     (None leaves a cell empty), and workbook-scoped defined names, e.g.
     workbook_from_rows({"表紙": [["学校コード", "B104221010154"]]}, {"q_school_code": "'表紙'!$B$1"})."""
-    wb = Workbook()
+    wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for title, rows in sheets.items():
         ws = wb.create_sheet(title)
