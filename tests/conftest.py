@@ -1,37 +1,27 @@
-"""Shared fixtures: the R7 survey definition, the sample Sendai roster, and LibreOffice for the tests
-that need a real spreadsheet application."""
+"""Shared fixtures: the R7 survey definition and the sample Sendai roster (for the modules that run the
+real survey), and LibreOffice for the tests that need a real spreadsheet application.
+
+The helpers themselves live in tests/support.py; `ROOT` and `one_per_kind` are re-exported here for the
+modules that import them from conftest."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-from pipeline.definition import load_definition
-from pipeline.roster import load_roster
+from support import ROOT, one_per_kind, r7, sample_roster
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "one_per_kind"]
 
 
 @pytest.fixture(scope="session")
 def definition():
-    return load_definition(ROOT / "config" / "survey_r7.yaml")
+    return r7()
 
 
 @pytest.fixture(scope="session")
 def roster(definition):
-    return load_roster(ROOT / "config" / "schools.csv", definition)
-
-
-def one_per_kind(roster):
-    """One school of each 校種 (and one with a hospital class), in roster order."""
-    seen, out = set(), []
-    for s in roster.schools:
-        key = (s.type, s.flags)
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
+    return sample_roster()
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,15 @@
-"""The survey definition: the R7 content the plan asks for, and one test per kind of load-time mistake."""
+"""The survey definition: one test per kind of load-time mistake, and the tests' own survey loads.
+
+What the R7 definition must contain (the plan's KPI table, its □ actions, the CONTRACT's item ids) is
+checked in test_r7_survey.py."""
 import re
-from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main as cli_main
 from pipeline.definition import DefinitionError, load_definition
+from support import mini
 
-REAL = Path("config/survey_r7.yaml")
-# The plan itself (仙台市学校教育情報化推進計画 令和７年度 行動計画), as the board published it.
-PLAN = Path(__file__).resolve().parent / "fixtures" / "plan_r7.txt"
 
 # A small but complete definition; each test changes one thing in it.
 MINIMAL = """\
@@ -68,6 +68,23 @@ def test_minimal_definition_loads(tmp_path):
     assert [i.id for i in d.items] == ["school_code", "scene_1"]
 
 
+def test_the_tests_own_survey_loads_with_every_mechanism_the_stage_tests_use():
+    d = mini()
+    assert d.school_types == ("小学校", "高等学校") and set(d.flags) == {"院内学級"}
+    assert {i.type for i in d.items} == {"text", "choice", "integer", "date"}
+    assert d.choice_lists["status"].not_applicable == ("該当なし",)
+    assert d.item("act_plan").target.excluded == ("該当なし",)  # filled in from the choice list
+    assert {i.id: (i.target.min, i.target.met_if) for i in d.action_items()} == {
+        "act_plan": (None, ("実施済み", "実施中")), "act_lessons": (1, None),
+        "act_training": (None, ("実施済み", "実施中")), "act_hospital": (None, ("実施済み", "実施中"))}
+    assert [i.id for i in d.items if i.matrix_row] == ["tc_a1_2", "tc_a1_1", "tc_b1_2", "tc_b1_1"]
+    assert d.matrix.sum_equals == "teachers"
+    assert [(k.id, tuple(k.values)) for k in d.kpi_table.kpis] == [("scene_1", ("小学校",))]
+    assert [(c.kind, c.severity) for c in d.checks] == [("le", "error"), ("ratio_max", "query"), ("ratio_min", "query")]
+    assert [i.id for i in d.items if i.explains_queries] == ["query_explanation"]
+    assert d.item("remarks").max_length == 200 and d.item("students").unit == "人"
+
+
 def test_unknown_key_names_file_line_and_place(tmp_path):
     text = MINIMAL.replace("{id: scene_1, label:", "{id: scene_1, lable: x, label:")
     msg = messages(tmp_path, text)
@@ -123,76 +140,3 @@ def test_broken_definition_exits_2_with_japanese_message(tmp_path, capsys):
     assert code == 2
     assert "調査定義に誤りがあります" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-
-
-# ---------------------------------------------------------------- the R7 content
-
-
-@pytest.fixture(scope="module")
-def d():
-    return load_definition(REAL)
-
-
-def test_fixed_item_ids_of_the_contract(d):
-    ids = set(d.by_id)
-    fixed = {"school_code", "students", "teachers", "devices_pupil", "devices_broken",
-             *(f"scene_{n}" for n in range(1, 6)), *(f"scene_{n}_target" for n in range(1, 6))}
-    assert fixed <= ids
-    levels = {"4", "3", "2", "1"}
-    checklist = {i for i in ids if i.startswith("tc_")}
-    assert checklist == {f"tc_{c}{n}_{lv}" for c in "abcd" for n in range(1, 5) for lv in levels}
-    for n in range(1, 6):
-        assert d.item(f"scene_{n}").applies_to == ("小学校", "中学校", "高等学校", "中等教育学校")
-        assert d.item(f"scene_{n}_target").applies_to == ("高等学校", "中等教育学校")
-        assert d.choices_of(d.item(f"scene_{n}")) == ("ほぼ毎日", "週3回以上", "週1回以上", "月1回以上", "月1回未満")
-
-
-def test_kpi_table_is_the_plans(d):
-    """The five scenes with the plan's R6 現状, R7 市目標 and 国KPI, as printed at the end of the plan."""
-    expected = {
-        "scene_1": ((86.5, 95, 100), (81.3, 90, 100)),
-        "scene_2": ((70.4, 75, 80), (56.3, 70, 80)),
-        "scene_3": ((76.2, 80, 80), (51.6, 65, 80)),
-        "scene_4": ((60.2, 70, 80), (34.4, 55, 80)),
-        "scene_5": ((71.2, 75, 80), (48.4, 65, 80)),
-    }
-    for kpi in d.kpi_table.kpis:
-        sho, chu = expected[kpi.id]
-        v = kpi.values
-        assert (v["小学校"].baseline, v["小学校"].target, v["小学校"].national) == sho
-        assert (v["中学校"].baseline, v["中学校"].target, v["中学校"].national) == chu
-    plan = PLAN.read_text(encoding="utf-8")
-    for kpi in d.kpi_table.kpis:
-        sho, chu = expected[kpi.id]
-        assert f"小{sho[0]}% {sho[1]}% {sho[2]}%" in plan
-        assert f"中{chu[0]}% {chu[1]}%" in plan
-
-
-def test_every_school_action_of_the_plan_has_an_item(d):
-    """Each □ of the plan maps to at least one item carrying its plan reference."""
-    refs_with_school_actions = {
-        "1-(1)-①", "1-(1)-②", "1-(1)-③", "1-(2)-①", "1-(2)-③", "1-(2)-④", "1-(2)-⑤", "1-(2)-⑥",
-        "1-(3)-①", "1-(3)-②", "1-(3)-③", "2-(1)-①", "2-(1)-②", "2-(1)-③", "4-(1)-①", "4-(2)-①",
-        "4-(2)-②", "4-(2)-③", "4-(2)-④",
-    }
-    covered = {i.plan_ref for i in d.action_items()}
-    assert refs_with_school_actions <= covered
-    # Each □ runs to the next blank line; the plan repeats two of 2-(1)-① in its G block.
-    plan = PLAN.read_text(encoding="utf-8")
-    actions = {re.sub(r"\s+", "", chunk.split("\n\n")[0]) for chunk in plan.split("□")[1:]}
-    assert len(actions) == 32
-    assert len([i for i in d.action_items() if i.section == "actions"]) == 32
-
-
-def test_frequencies_named_by_the_plan_are_counts_with_that_minimum(d):
-    counts = {i.id: i.target.min for i in d.action_items() if i.target.min is not None}
-    assert counts == {"act_1_1_3_genai_lessons": 1, "act_1_2_6_parent_notices": 1,
-                      "act_1_3_1_online_lessons": 1, "act_4_2_4_parent_sessions": 1}
-    assert all(d.item(i).type == "integer" for i in counts)
-
-
-def test_special_support_and_hospital_items_apply_only_there(d):
-    assert not d.item("act_1_3_3_io_devices").applies("小学校")
-    assert d.item("act_1_3_3_io_devices").applies("特別支援学校")
-    assert not d.item("act_1_3_3_hospital").applies("小学校")
-    assert d.item("act_1_3_3_hospital").applies("小学校", frozenset({"院内学級"}))

@@ -29,19 +29,16 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import one_per_kind
+from devtools.simulate import clean_answers
 from hostile.corpus import rezip, sheet_member
-from pipeline.definition import load_definition
 from pipeline.generate import build_template
 from pipeline.ingest import ingest
 from pipeline.merge import merge
 from pipeline.normalize import normalize
-from pipeline.roster import load_roster
 from pipeline.schema import build_schema
-from devtools.simulate import clean_answers
 from pipeline.validate import validate
+from support import one_per_kind, r7, sample_roster
 
-ROOT = Path(__file__).resolve().parent.parent
 settings.register_profile("small", max_examples=12, deadline=None, derandomize=False,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("fuzz", max_examples=1000, deadline=None,
@@ -49,9 +46,11 @@ settings.register_profile("fuzz", max_examples=1000, deadline=None,
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "small")
                                if os.environ.get("HYPOTHESIS_PROFILE") in ("small", "fuzz") else "small")
 
-# Module-level (hypothesis does not mix with function-scoped fixtures).
-DEFINITION = load_definition(ROOT / "config" / "survey_r7.yaml")
-ROSTER = load_roster(ROOT / "config" / "schools.csv", DEFINITION)
+# Module-level (hypothesis does not mix with function-scoped fixtures). The real survey and the sample
+# roster: the simulator's answers are those of the R7 survey, and it is the real survey that must
+# survive whatever schools send.
+DEFINITION = r7()
+ROSTER = sample_roster()
 SCHOOLS = one_per_kind(ROSTER)
 SCHEMA = build_schema(DEFINITION)
 INPUT_IDS = [i.id for i in DEFINITION.items if i.is_input]

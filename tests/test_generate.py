@@ -1,4 +1,7 @@
-"""Templates: what a school receives, read back with openpyxl as Excel would see it."""
+"""Templates: what a school receives, read back with openpyxl as Excel would see it.
+
+The survey is the tests' own (tests/fixtures/mini_survey.yaml); its three kinds of school are a 小学校, a
+高等学校 (its own target and action) and a 小学校 with a 院内学級 (one more action)."""
 import datetime as dt
 import io
 import re
@@ -9,64 +12,27 @@ from pipeline.cli import main as cli_main
 from pipeline.definition import INLINE_LIST_LIMIT
 from pipeline.generate import SHEET_LISTS, SHEET_META, build_template, safe_filename, template_filename
 from pipeline.roster import School
+from support import ELEM, HIGH, HOSPITAL, MINI_SCHOOLS, check_template_cells, mini, names_of, validation_of
 
-from conftest import one_per_kind
-
-NAME_REF = re.compile(r"^'?(?P<sheet>[^'!]+)'?!\$(?P<col>[A-Z]+)\$(?P<row>\d+)$")
-
-
-def names_of(wb):
-    out = {}
-    for name, dn in wb.defined_names.items():
-        if not name.startswith("q_"):
-            continue
-        m = NAME_REF.match(dn.attr_text)
-        assert m, f"{name} does not point at one cell: {dn.attr_text}"
-        out[name] = (m["sheet"], f"{m['col']}{m['row']}")
-    return out
+MINI = mini()
 
 
-def validation_of(ws, cell):
-    for dv in ws.data_validations.dataValidation:
-        if cell in dv.sqref:
-            return dv
-    return None
+def test_every_applicable_item_has_one_named_unlocked_cell_with_its_validation():
+    for school in MINI_SCHOOLS:
+        check_template_cells(MINI, school)
 
 
-def test_every_applicable_item_has_one_named_unlocked_cell_with_its_validation(definition, roster):
-    for school in one_per_kind(roster):
-        t = build_template(definition, school)
-        wb = openpyxl.load_workbook(io.BytesIO(t.content))
-        names = names_of(wb)
-        applicable = definition.items_for(school.type, school.flags)
-        q_names = {n for n in names if n.startswith("q_")}
-        assert q_names == {i.name for i in applicable}, school.type
-        cells = set(names.values())
-        assert len(cells) == len(names), "two names share one cell"
-        for item in applicable:
-            sheet, ref = names[item.name]
-            cell = wb[sheet][ref]
-            if item.prefill:
-                assert cell.protection.locked, item.id
-                assert cell.value == {"school_code": school.code, "school_name": school.name,
-                                      "school_type": school.type, "ward": school.ward}[item.prefill]
-                continue
-            assert not cell.protection.locked, item.id
-            assert cell.fill.fgColor.rgb.endswith("FFF2CC"), item.id
-            dv = validation_of(wb[sheet], ref)
-            expected = {"choice": "list", "integer": "whole", "date": "date"}.get(item.type)
-            if expected:
-                assert dv is not None and dv.type == expected, item.id
-                assert dv.showErrorMessage and dv.error and dv.prompt, item.id
-                assert re.search(r"[ぁ-んァ-ン一-龥]", dv.error), "error text is Japanese"
-            if item.type == "integer":
-                assert (int(dv.formula1), int(dv.formula2)) == (item.min, item.max)
+def test_a_text_item_with_a_maximum_length_gets_a_length_rule():
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(MINI, ELEM).content))
+    sheet, ref = names_of(wb)["q_remarks"]
+    dv = validation_of(wb[sheet], ref)
+    assert (dv.type, dv.operator, dv.formula1) == ("textLength", "lessThanOrEqual", "200")
 
 
-def test_everything_but_the_input_cells_is_locked_and_protected(definition, roster):
-    for school in one_per_kind(roster):
-        wb = openpyxl.load_workbook(io.BytesIO(build_template(definition, school).content))
-        inputs = {v for n, v in names_of(wb).items() if n.startswith("q_") and definition.item(n[2:]).is_input}
+def test_everything_but_the_input_cells_is_locked_and_protected():
+    for school in MINI_SCHOOLS:
+        wb = openpyxl.load_workbook(io.BytesIO(build_template(MINI, school).content))
+        inputs = {v for n, v in names_of(wb).items() if n.startswith("q_") and MINI.item(n[2:]).is_input}
         for ws in wb.worksheets:
             assert ws.protection.sheet, ws.title
             assert not ws.protection.password, "no password: schools must be able to unprotect if really needed"
@@ -76,21 +42,21 @@ def test_everything_but_the_input_cells_is_locked_and_protected(definition, rost
                         assert cell.protection.locked, f"{ws.title}!{cell.coordinate}"
 
 
-def test_items_shown_only_to_the_school_types_they_apply_to(definition, roster):
-    by_type = {s.type: s for s in roster.schools}
-    elementary = openpyxl.load_workbook(io.BytesIO(build_template(definition, by_type["小学校"]).content))
-    high = openpyxl.load_workbook(io.BytesIO(build_template(definition, by_type["高等学校"]).content))
-    special = openpyxl.load_workbook(io.BytesIO(build_template(definition, by_type["特別支援学校"]).content))
+def test_items_shown_only_to_the_school_types_and_flags_they_apply_to():
+    elementary = openpyxl.load_workbook(io.BytesIO(build_template(MINI, ELEM).content))
+    high = openpyxl.load_workbook(io.BytesIO(build_template(MINI, HIGH).content))
+    hospital = openpyxl.load_workbook(io.BytesIO(build_template(MINI, HOSPITAL).content))
     assert "q_scene_1_target" not in elementary.defined_names
     assert "q_scene_1_target" in high.defined_names
-    assert "q_scene_1" not in special.defined_names
-    assert "q_act_1_3_3_io_devices" in special.defined_names
-    labels = [c.value for row in elementary["取組状況"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert not any("特別支援学校" in v for v in labels)
+    assert "q_act_training" in high.defined_names and "q_act_training" not in hospital.defined_names
+    assert "q_act_hospital" in hospital.defined_names
+    assert "q_act_hospital" not in elementary.defined_names and "q_act_hospital" not in high.defined_names
+    labels = [c.value for row in elementary["活用"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert not any("情報科の研修" in v or "院内学級" in v for v in labels)
 
 
-def test_metadata_sheet_is_very_hidden_and_identifies_the_template(definition, roster):
-    school = roster.schools[0]
+def test_metadata_sheet_is_very_hidden_and_identifies_the_template():
+    definition, school = MINI, ELEM
     wb = openpyxl.load_workbook(io.BytesIO(build_template(definition, school).content))
     meta_ws = wb[SHEET_META]
     assert meta_ws.sheet_state == "veryHidden"
@@ -104,8 +70,8 @@ def test_metadata_sheet_is_very_hidden_and_identifies_the_template(definition, r
     assert dt.datetime.fromisoformat(meta["generated_at"])
 
 
-def test_inline_lists_stay_within_excels_limit_and_long_lists_use_the_list_sheet(definition, roster):
-    wb = openpyxl.load_workbook(io.BytesIO(build_template(definition, roster.schools[0]).content))
+def test_inline_lists_stay_within_excels_limit_and_long_lists_use_the_list_sheet():
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(MINI, ELEM).content))
     for ws in wb.worksheets:
         for dv in ws.data_validations.dataValidation:
             if dv.type == "list" and dv.formula1.startswith('"'):
@@ -115,32 +81,34 @@ def test_inline_lists_stay_within_excels_limit_and_long_lists_use_the_list_sheet
     assert wb.defined_names["list_role"].attr_text.startswith(f"'{SHEET_LISTS}'!")
 
 
-def test_cover_has_instructions_deadline_contact_and_a_live_completeness_check(definition, roster):
-    wb = openpyxl.load_workbook(io.BytesIO(build_template(definition, roster.schools[0]).content))
+def test_cover_has_instructions_deadline_contact_and_a_live_completeness_check():
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(MINI, ELEM).content))
     cover = wb["表紙"]
     texts = [c.value for row in cover.iter_rows() for c in row if isinstance(c.value, str)]
-    assert "記入要領" in texts
+    assert "記入要領" in texts and "色の付いたセルだけに入力してください。" in texts
     assert "令和8年2月27日（金）" in texts
-    assert any(definition.survey.contact.phone in t for t in texts)
+    assert any(MINI.survey.contact.phone in t for t in texts)
     formulas = [t for t in texts if t.startswith("=") and "COUNTA" in t]
     sheets_counted = {re.search(r"'([^']+)'!", f)[1] for f in formulas}
-    assert sheets_counted == {"表紙", "端末活用", "取組状況", "指導力", "環境・体制"}
+    assert sheets_counted == {"表紙", "活用", "指導力", "環境"}  # 備考 has only optional items
+    # 表紙: the five input items of a 小学校 (school_code and school_name are prefilled).
+    assert "=5-COUNTA('表紙'!D25,'表紙'!D26,'表紙'!D27,'表紙'!D28,'表紙'!D29)" in formulas
     assert any("未回答があと" in t for t in texts)
 
 
-def test_print_setup_is_a4_with_the_school_name_in_the_header(definition, roster):
-    school = roster.schools[0]
-    wb = openpyxl.load_workbook(io.BytesIO(build_template(definition, school).content))
-    for sheet in ("表紙", "端末活用", "取組状況", "指導力", "環境・体制", "備考"):
+def test_print_setup_is_a4_with_the_school_name_in_the_header():
+    school = ELEM
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(MINI, school).content))
+    for sheet in ("表紙", "活用", "指導力", "環境", "備考"):
         ws = wb[sheet]
         assert ws.page_setup.paperSize == 9
         assert ws.sheet_properties.pageSetUpPr.fitToPage
         assert school.name in ws.oddHeader.right.text
 
 
-def test_filled_answers_read_back_by_name(definition, roster):
+def test_filled_answers_read_back_by_name():
     """Round trip: write valid answers through the names, read them back by name."""
-    school = next(s for s in roster.schools if s.type == "高等学校")
+    definition, school = MINI, HIGH
     t = build_template(definition, school)
     wb = openpyxl.load_workbook(io.BytesIO(t.content))
     names = names_of(wb)
@@ -164,9 +132,8 @@ def test_filled_answers_read_back_by_name(definition, roster):
     assert read == answers
 
 
-def test_build_with_answers_writes_school_text_as_text(definition, roster):
-    school = roster.schools[0]
-    t = build_template(definition, school, answers={"remarks": "=HYPERLINK(\"http://x\")", "students": 120})
+def test_build_with_answers_writes_school_text_as_text():
+    t = build_template(MINI, ELEM, answers={"remarks": "=HYPERLINK(\"http://x\")", "students": 120})
     wb = openpyxl.load_workbook(io.BytesIO(t.content))
     sheet, ref = names_of(wb)["q_remarks"]
     cell = wb[sheet][ref]
@@ -182,14 +149,19 @@ def test_file_names_carry_the_code_and_are_safe_on_windows():
     assert safe_filename("学校. ", ".xlsx") == "学校.xlsx"
 
 
-def test_templates_command_writes_one_workbook_per_school(tmp_path, definition, roster, capsys):
+def test_templates_command_writes_one_workbook_per_school(tmp_path, capsys):
+    roster = tmp_path / "学校一覧.csv"
+    roster.write_text("学校コード,学校名,校種,区,メールアドレス,院内学級\n"
+                      "E1,仙台市立青葉小学校,小学校,青葉区,,\n"
+                      "E2,仙台市立病院内小学校,小学校,青葉区,,あり\n"
+                      "H1,仙台市立泉高等学校,高等学校,泉区,,\n", encoding="utf-8")
     out = tmp_path / "xlsx"
-    assert cli_main(["templates", "--out", str(out)]) == 0
+    assert cli_main(["--definition", str(MINI.source), "templates", "--roster", str(roster), "--out", str(out)]) == 0
     files = sorted(out.iterdir())
-    assert len(files) == len(roster.schools) == 191
-    codes = {f.name.split("_")[0] for f in files}
-    assert codes == {s.code for s in roster.schools}
-    assert "191校分の調査票を作成しました" in capsys.readouterr().out
+    assert {f.name.split("_")[0] for f in files} == {"E1", "E2", "H1"} and len(files) == 3
+    wb = openpyxl.load_workbook(next(f for f in files if f.name.startswith("E2_")))
+    assert "q_act_hospital" in wb.defined_names  # the roster's 院内学級 column reached the template
+    assert "3校分の調査票を作成しました" in capsys.readouterr().out
 
 
 def test_formula_texts_come_from_the_catalogue_with_quotes_doubled(monkeypatch):

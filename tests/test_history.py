@@ -1,5 +1,7 @@
 """History in SQLite: one transaction per run, no duplicates on a re-run, trend over years,
-the plan's R6 seed, and 'change-from-last-year' queries."""
+the plan's R6 seed, and 'change-from-last-year' queries.
+
+The survey is the tests' own (tests/fixtures/mini_survey.yaml): KPI scene_1 for 小学校, R6 現状 80."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,12 +16,24 @@ from pipeline.render import RunInfo
 from pipeline.render.report import build_report
 from pipeline.render.workbook import build_workbook
 from pipeline.score import score
-from test_score import DEF, answers_for, build, school
+from support import mini, school
+from support import answers_for as _answers_for
+from support import score_frames as _score_frames
+
+DEF = mini()
 
 RUN = RunInfo(run_id="20270210-090000", generated_at=dt.datetime(2027, 2, 10, 9, 0), roster_source="schools.csv")
 # The same survey one year later (a new definition file would say fiscal_year: 2026).
 DEF26 = DEF.model_copy(update={"survey": DEF.survey.model_copy(update={"fiscal_year": 2026,
                                                                         "fiscal_year_label": "令和8年度"})})
+
+
+def answers_for(s, **overrides):
+    return _answers_for(DEF, s, **overrides)
+
+
+def build(entries, **kw):
+    return _score_frames(DEF, entries, **kw)
 
 
 def _entries(scene_1_meeting: int, n: int = 10, **overrides):
@@ -66,8 +80,8 @@ def test_rerun_of_the_same_inbox_adds_nothing(tmp_path):
     con.close()
     assert (run_id, last) == ("20260301-100000", "20260301-120000")
     assert load_history(db, DEF).trend["run_id"].isin(["plan", "20260301-120000"]).all()
-    # 10 KPI rows for the run + 10 seeded from the plan; answers of 10 schools.
-    assert counts["kpi_results"] == 20
+    # 1 KPI row (scene_1 × 小学校) for the run + 1 seeded from the plan; answers of 10 schools.
+    assert counts["kpi_results"] == 2
     assert _count(db, "answers", "school_code = 'E00'") == len(answers_for(school("E00")))
 
 
@@ -79,7 +93,7 @@ def test_new_answers_make_a_new_run_and_the_latest_stands(tmp_path):
     h = load_history(db, DEF)
     t = h.trend[(h.trend.kpi_id == "scene_1") & (h.trend.school_type == "小学校")]
     assert t.set_index("fiscal_year").loc[2025, "rate"] == 90.0  # 9 of 10, the newer run
-    assert t.set_index("fiscal_year").loc[2024, "rate"] == 86.5  # the plan's R6 現状
+    assert t.set_index("fiscal_year").loc[2024, "rate"] == 80.0  # the plan's R6 現状
     assert t.set_index("fiscal_year").loc[2024, "source"] == "plan"
 
 
@@ -88,8 +102,8 @@ def test_missing_database_gives_the_plan_seed_and_creates_nothing(tmp_path):
     h = load_history(db, DEF)
     assert not db.exists()
     assert h.years() == [2024] and h.previous_answers == {} and h.previous_year is None
-    row = h.trend[(h.trend.kpi_id == "scene_4") & (h.trend.school_type == "中学校")].iloc[0]
-    assert row.rate == 34.4
+    row = h.trend[(h.trend.kpi_id == "scene_1") & (h.trend.school_type == "小学校")].iloc[0]
+    assert (row.fiscal_year, row.rate, row.source) == (2024, 80.0, "plan")
 
 
 def test_a_failed_run_leaves_nothing_behind(tmp_path):
@@ -114,25 +128,25 @@ def test_a_failed_run_leaves_nothing_behind(tmp_path):
 
 def test_trend_over_three_years_in_scores_workbook_and_report(tmp_path):
     db = tmp_path / "h.sqlite3"
-    _record(db, _entries(8), "20260301-100000")  # FY2025: 8 of 10 -> 80.0
+    _record(db, _entries(7), "20260301-100000")  # FY2025: 7 of 10 -> 70.0
     h = load_history(db, DEF26)
     assert h.previous_year == 2025 and h.previous_answers["E00"]["scene_1"] == "週3回以上"
     s = score(DEF26, *build(_entries(10)), previous=h)  # FY2026: 10 of 10
     t = s.trend[(s.trend.kpi_id == "scene_1") & (s.trend.school_type == "小学校")]
     assert t.fiscal_year.tolist() == [2024, 2025, 2026]
-    assert t.rate.tolist() == [86.5, 80.0, 100.0]
+    assert t.rate.tolist() == [80.0, 70.0, 100.0]  # the plan's R6 現状, then the runs
     assert t.source.tolist() == ["plan", "run", "run"]
 
     wb = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF26, s, RUN)))
     ws = wb["経年"]
     header = next(r for r in ws.iter_rows(values_only=True) if r and r[0] == "校種")
     assert header[2:5] == ("令和6年度", "令和7年度", "令和8年度")
-    row = next(r for r in ws.iter_rows(values_only=True) if r[:2] == ("小学校", "①自分で調べる"))
-    assert row[2:5] == pytest.approx((0.865, 0.8, 1.0))
+    row = next(r for r in ws.iter_rows(values_only=True) if r[:2] == ("小学校", "①調べる"))
+    assert row[2:5] == pytest.approx((0.8, 0.7, 1.0))
 
     _, md = build_report(DEF26, s, RUN)
     assert "| 校種 | 場面 | 令和6年度 | 令和7年度 | 令和8年度 |" in md
-    assert "| 小学校 | ①自分で調べる | 86.5% | 80.0% | 100.0% |" in md
+    assert "| 小学校 | ①調べる | 80.0% | 70.0% | 100.0% |" in md
 
 
 def test_recording_next_year_keeps_earlier_years(tmp_path):
@@ -150,27 +164,28 @@ def test_recording_next_year_keeps_earlier_years(tmp_path):
 
 def test_large_changes_become_queries(tmp_path):
     db = tmp_path / "h.sqlite3"
-    e = school("E00")
-    before = answers_for(e, students=300, teachers=20, devices_broken=0, devices_spare=2, scene_1="ほぼ毎日",
-                         scene_2="週3回以上", tc_a1_4=10)
-    roster, schools, responses, problems, ledger = build([(e, before)])
+    e, other = school("E00"), school("E01")
+    before = answers_for(e, students=300, teachers=20, devices_broken=0, act_lessons=2, scene_1="ほぼ毎日",
+                         takehome="ほぼ毎日", tc_a1_2=10)
+    roster, schools, responses, problems, ledger = build([(e, before), (other, answers_for(other, scene_1="ほぼ毎日"))])
     record_run(db, DEF, "fy2025", score(DEF, roster, schools, responses, problems, ledger), responses)
     h = load_history(db, DEF26)
     now = answers_for(e, students=600,       # +300 (100 %): query
                       teachers=28,           # +8: under 10, no query
                       devices_broken=12,     # from 0 by 12: query
-                      devices_spare=6,       # +4 (200 %) but under 10: no query
+                      act_lessons=6,         # +4 (200 %) but under 10: no query
                       scene_1="月1回以上",     # 3 steps down: query
-                      scene_2="月1回以上",     # 2 steps: no query
-                      tc_a1_4=40, tc_a1_3=0, tc_a1_2=0, tc_a1_1=0)  # checklist levels are not compared
-    _, _, responses, _, _ = build([(e, now)], as_str=True)
+                      takehome="月1回未満",    # 4 steps, but not a KPI's scene: no query
+                      tc_a1_2=40, tc_a1_1=0)  # checklist levels are not compared
+    _, _, responses, _, _ = build([(e, now), (other, answers_for(other, scene_1="週1回以上"))],  # 2 steps: no query
+                                  as_str=True)
     found = change_queries(DEF26, h, responses)
     assert sorted(p.item_id for p in found) == ["devices_broken", "scene_1", "students"]
     p = next(p for p in found if p.item_id == "students")
     assert (p.code, p.severity, p.school_code, p.file, p.sheet) == ("change-from-last-year", "query", "E00",
                                                                     "E00.xlsx", "表紙")
     assert p.cell and p.value == "600"
-    assert "児童生徒数（人）" in p.message and "300" in p.message and "600" in p.message
+    assert "児童生徒数" in p.message and "300" in p.message and "600" in p.message
     assert p.explanation == ""
 
 

@@ -1,127 +1,18 @@
 """Normalising what schools typed: each rule as a row of a small table, then whole files.
 
-The builders at the top (schools, a clean answer set, a FileRead laid out like the template)
-are shared with tests/test_validate.py.
+Items are those of the tests' own survey (tests/fixtures/mini_survey.yaml); the builders are in support.py.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from pipeline.definition import Definition, load_definition
-from pipeline.generate import build_template
 from pipeline.itemtypes import read_value
 from pipeline.normalize import normalize
-from pipeline.roster import Roster, School
+from support import ELEM, HIGH, HOSPITAL, MINI_ROSTER as ROSTER, cell_of, file_read, mini, triples
 
-try:
-    from pipeline.ingest import Cell, FileRead
-except ImportError:  # the ingest stage is built in parallel; same records until it lands
-    @dataclass(frozen=True)
-    class Cell:
-        item_id: str
-        sheet: str
-        cell: str
-        raw: object
-
-    @dataclass(frozen=True)
-    class FileRead:
-        file: str
-        sha256: str
-        size: int
-        mtime: float
-        format: str | None
-        status: str
-        reason_key: str
-        problems: tuple
-        school_code: str
-        meta: dict
-        saved_at: dt.datetime | None
-        cells: tuple
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# ---------------------------------------------------------------- builders shared with test_validate
-
-ELEM = School("B104221010154", "仙台市立中山小学校", "小学校", "青葉区")
-JHS = School("C104221010081", "仙台市立北仙台中学校", "中学校", "青葉区")
-HIGH = School("D104221010016", "仙台市立仙台高等学校", "高等学校", "宮城野区")
-SECONDARY = School("D204221010011", "仙台市立仙台青陵中等教育学校", "中等教育学校", "泉区")
-SPED = School("E104221020011", "仙台市立鶴谷特別支援学校", "特別支援学校", "宮城野区")
-HOSPITAL = School("B104221010200", "仙台市立病院内小学校", "小学校", "太白区", flags=frozenset({"院内学級"}))
-SCHOOLS = (ELEM, JHS, HIGH, SECONDARY, SPED, HOSPITAL)
-ROSTER = Roster(schools=SCHOOLS, source="test-roster.csv")
-
-
-@pytest.fixture(scope="session")
-def definition() -> Definition:
-    return load_definition(ROOT / "config" / "survey_r7.yaml")
-
-
-_LAYOUTS: dict[tuple, dict[str, tuple[str, str]]] = {}
-
-
-def layout(definition: Definition, school_type: str, flags: frozenset = frozenset()) -> dict[str, tuple[str, str]]:
-    """item id -> (sheet, cell) exactly as the generated template of such a school places it."""
-    key = (id(definition), school_type, flags)
-    if key not in _LAYOUTS:
-        school = School("X0", "様式確認用", school_type, flags=flags)
-        t = build_template(definition, school, generated_at=dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc))
-        _LAYOUTS[key] = {p.item_id: (p.sheet, p.cell) for p in t.placements}
-    return _LAYOUTS[key]
-
-
-def clean_raw(definition: Definition, school: School, *, teachers: int = 20) -> dict[str, object]:
-    """A complete, valid answer set for this school, as python-calamine returns it (numbers as floats);
-    each checklist row adds up to `teachers`."""
-    counts = {"students": 300, "teachers": teachers, "devices_pupil": 320, "devices_broken": 3,
-              "devices_spare": 10, "devices_teacher": 25, "supporter_days": 4}
-    prefill = {"school_code": school.code, "school_name": school.name, "school_type": school.type,
-               "ward": school.ward or None}
-    text = {"respondent_name": "山田 花子", "respondent_phone": "022-000-1111",
-            "respondent_email": "ict@example.jp", "remarks": None, "query_explanation": None}
-    out: dict[str, object] = {}
-    for item in definition.items_for(school.type, school.flags):
-        if item.prefill:
-            out[item.id] = prefill[item.prefill]
-        elif item.matrix_row:
-            out[item.id] = float({"4": teachers - 10, "3": 5, "2": 3, "1": 2}[item.matrix_col])
-        elif item.type == "choice":
-            out[item.id] = definition.choices_of(item)[1]
-        elif item.type == "integer":
-            out[item.id] = float(counts.get(item.id, 2))
-        elif item.type == "date":
-            out[item.id] = dt.datetime(2026, 2, 10)
-        else:
-            out[item.id] = text[item.id]
-    return out
-
-
-def file_read(definition: Definition, school: School, file: str | None = None, *, absent=(), extra=(),
-              status: str = "read", n_teachers: int = 20, **answers) -> FileRead:
-    """The ingest record of one school's file: every answer cell of its template (empty ones as None),
-    a clean answer set for `n_teachers` teachers with `answers` overriding it, cells in `absent` not found at all, `extra`
-    cells (item_id, sheet, cell, raw) added as found."""
-    raw = clean_raw(definition, school, teachers=n_teachers)
-    raw.update(answers)
-    cells = [Cell(item_id, sheet, cell, raw.get(item_id))
-             for item_id, (sheet, cell) in layout(definition, school.type, school.flags).items()
-             if item_id not in absent]
-    cells += [Cell(*e) for e in extra]
-    return FileRead(file=file or f"{school.code}.xlsx", sha256="0" * 64, size=1, mtime=0.0, format="xlsx",
-                    status=status, reason_key="", problems=(), school_code=school.code, meta={},
-                    saved_at=None, cells=tuple(cells))
-
-
-def cell_of(definition: Definition, school: School, item_id: str) -> str:
-    return layout(definition, school.type, school.flags)[item_id][1]
-
-
-def triples(problems) -> set[tuple[str, str, str]]:
-    return {(p.file, p.cell, p.code) for p in problems}
+MINI = mini()
 
 
 # ---------------------------------------------------------------- one value at a time
@@ -136,11 +27,11 @@ READ_AS = [
     ("devices_pupil", "1,234", 1234, True, "カンマなし"),
     ("devices_pupil", "１，２３４台", 1234, True, "半角数字・単位なし・カンマなし"),
     ("devices_pupil", "3 台", 3, True, "単位なし"),
-    ("act_1_1_3_genai_lessons", "3回", 3, True, "単位なし"),
-    ("act_1_1_3_genai_lessons", "３回", 3, True, "半角数字・単位なし"),
+    ("act_lessons", "3回", 3, True, "単位なし"),
+    ("act_lessons", "３回", 3, True, "半角数字・単位なし"),
     ("teachers", "20人", 20, True, "単位なし"),
-    ("teachers", "20名", 20, True, "単位なし"),
-    ("supporter_days", "4日", 4, True, "単位なし"),
+    ("teachers", "20名", 20, True, "単位なし"),  # a count unit other than the item's own
+    ("teachers", "20 人", 20, True, "単位なし"),
     ("teachers", "－１", -1, True, "半角数字"),  # read; the minimum is validation's business
     ("scene_1", "週3回以上", "週3回以上", False, ""),
     ("scene_1", "週３回以上", "週3回以上", True, "▼から選んだ選択肢"),
@@ -158,8 +49,8 @@ READ_AS = [
     ("answered_on", "7月1日", dt.date(2025, 7, 1), True, "年を含む日付（例 2026/2/10）"),
     ("answered_on", "２月１０日", dt.date(2026, 2, 10), True, "年を含む日付（例 2026/2/10）"),
     ("answered_on", 46063.0, dt.date(2026, 2, 10), True, "日付の形式（例 2026/2/10）"),
-    ("respondent_phone", "022-123-4567", "022-123-4567", False, ""),
-    ("respondent_phone", 22123.0, "22123", False, ""),
+    ("remarks", "022-123-4567", "022-123-4567", False, ""),
+    ("remarks", 22123.0, "22123", False, ""),  # a phone number typed as a number
     ("respondent_name", " 山田　花子　", "山田　花子", False, ""),  # free text: stripped, not NFKC'd
     ("remarks", "ＩＣＴ支援員に感謝しています。", "ＩＣＴ支援員に感謝しています。", False, ""),
     ("students", None, None, False, ""),
@@ -168,9 +59,9 @@ READ_AS = [
 
 
 @pytest.mark.parametrize("item_id, typed, read_as, changed, how", READ_AS)
-def test_a_value_is_read_as_the_school_meant_it(definition, item_id, typed, read_as, changed, how):
-    item = definition.item(item_id)
-    n = read_value(item, typed, definition.choices_of(item), fiscal_year=definition.survey.fiscal_year)
+def test_a_value_is_read_as_the_school_meant_it(item_id, typed, read_as, changed, how):
+    item = MINI.item(item_id)
+    n = read_value(item, typed, MINI.choices_of(item), fiscal_year=MINI.survey.fiscal_year)
     assert (n.value, type(n.value), n.changed, n.how_text, n.ok) == (read_as, type(read_as), changed, how, True)
 
 
@@ -192,68 +83,68 @@ NOT_READ = [
 
 
 @pytest.mark.parametrize("item_id, typed", NOT_READ)
-def test_a_value_that_cannot_be_read_stays_as_typed(definition, item_id, typed):
-    item = definition.item(item_id)
-    n = read_value(item, typed, definition.choices_of(item), fiscal_year=definition.survey.fiscal_year)
+def test_a_value_that_cannot_be_read_stays_as_typed(item_id, typed):
+    item = MINI.item(item_id)
+    n = read_value(item, typed, MINI.choices_of(item), fiscal_year=MINI.survey.fiscal_year)
     assert (n.value, n.changed, n.ok) == (typed, False, False)
 
 
-def test_a_month_and_day_without_fiscal_year_is_not_guessed(definition):
-    n = read_value(definition.item("answered_on"), "7月1日", ())
+def test_a_month_and_day_without_fiscal_year_is_not_guessed():
+    n = read_value(MINI.item("answered_on"), "7月1日", ())
     assert not n.ok
 
 
 # ---------------------------------------------------------------- whole files
 
 
-def test_each_changed_value_is_one_warning_at_its_cell(definition):
-    reads = [file_read(definition, ELEM, "a/中山小.xlsx", scene_2="週３回以上", students="３００人",
-                       answered_on="R8.2.10")]
-    answers = normalize(definition, ROSTER, reads)
-    cell = lambda item_id: cell_of(definition, ELEM, item_id)  # noqa: E731
-    assert triples(answers.problems) == {
-        ("a/中山小.xlsx", cell("scene_2"), "value-normalised"),
-        ("a/中山小.xlsx", cell("students"), "value-normalised"),
-        ("a/中山小.xlsx", cell("answered_on"), "value-normalised"),
+def test_each_changed_value_is_one_warning_at_its_cell():
+    reads = [file_read(MINI, ELEM, "a/青葉小.xlsx", scene_1="週３回以上", students="３００人", answered_on="R8.2.10")]
+    answers = normalize(MINI, ROSTER, reads)
+    cell = lambda item_id: cell_of(MINI, ELEM, item_id)  # noqa: E731
+    assert triples(answers.problems, "file") == {
+        ("a/青葉小.xlsx", cell("scene_1"), "value-normalised"),
+        ("a/青葉小.xlsx", cell("students"), "value-normalised"),
+        ("a/青葉小.xlsx", cell("answered_on"), "value-normalised"),
     }
     by_item = {p.item_id: p for p in answers.problems}
-    assert by_item["scene_2"].message == ("「②児童生徒が自分の考えをまとめ、発表・表現する場面」の「週３回以上」を「週3回以上」として"
+    assert by_item["scene_1"].message == ("「①調べる場面」の「週３回以上」を「週3回以上」として"
                                           "読み取りました。次回は▼から選んだ選択肢で入力してください。")
     assert by_item["students"].value == "３００人"
     assert "「2026/2/10」として読み取りました" in by_item["answered_on"].message
     assert {p.severity for p in answers.problems} == {"warning"}
-    assert {(p.school_code, p.sheet) for p in answers.problems} == {(ELEM.code, "表紙"), (ELEM.code, "端末活用")}
+    assert {(p.school_code, p.sheet) for p in answers.problems} == {(ELEM.code, "表紙"), (ELEM.code, "活用")}
 
 
-def test_long_frame_holds_typed_values_with_their_cells(definition):
-    answers = normalize(definition, ROSTER, [file_read(definition, ELEM, "中山小.xlsx", students="300")])
+def test_long_frame_holds_typed_values_with_their_cells():
+    answers = normalize(MINI, ROSTER, [file_read(MINI, ELEM, "青葉小.xlsx", students="300")])
     long = answers.long.set_index("item_id")
     assert list(answers.long.columns) == ["file", "school_code", "item_id", "sheet", "cell", "raw", "value"]
     assert type(long.loc["students", "value"]) is int and long.loc["students", "raw"] == "300"
-    assert type(long.loc["tc_a1_4", "value"]) is int
+    assert type(long.loc["tc_a1_2", "value"]) is int
     assert long.loc["answered_on", "value"] == dt.date(2026, 2, 10)
-    assert long.loc["scene_1", ["sheet", "cell"]].tolist() == ["端末活用", cell_of(definition, ELEM, "scene_1")]
+    assert long.loc["scene_1", ["sheet", "cell"]].tolist() == ["活用", cell_of(MINI, ELEM, "scene_1")]
     assert long.loc["remarks", "value"] is None  # an empty cell found: kept, empty
-    assert answers.files == {"中山小.xlsx": ELEM.code}
+    assert answers.files == {"青葉小.xlsx": ELEM.code}
     assert answers.problems == []
 
 
-def test_only_items_that_apply_to_the_school_are_kept(definition):
-    # A 小学校 file carrying a high school's target cell (a copied sheet) and an unknown name.
-    reads = [file_read(definition, ELEM, "中山小.xlsx",
-                       extra=[("scene_1_target", "端末活用", "D12", "ほぼ毎日"), ("q_unknown", "表紙", "Z1", 1.0)]),
-             file_read(definition, SPED, "鶴谷.xlsx", extra=[("scene_1", "端末活用", "D7", "週３回以上")])]
-    answers = normalize(definition, ROSTER, reads)
+def test_only_items_that_apply_to_the_school_are_kept():
+    # A 小学校 file carrying a high school's target cell (a copied sheet) and an unknown name; a
+    # 高等学校 file carrying the action of schools with a 院内学級.
+    reads = [file_read(MINI, ELEM, "青葉小.xlsx",
+                       extra=[("scene_1_target", "活用", "D12", "ほぼ毎日"), ("q_unknown", "表紙", "Z1", 1.0)]),
+             file_read(MINI, HIGH, "泉高.xlsx", extra=[("act_hospital", "活用", "D20", "実施済み")])]
+    answers = normalize(MINI, ROSTER, reads)
     kept = set(zip(answers.long["file"], answers.long["item_id"]))
-    assert ("中山小.xlsx", "scene_1_target") not in kept and ("中山小.xlsx", "q_unknown") not in kept
-    assert ("鶴谷.xlsx", "scene_1") not in kept and ("鶴谷.xlsx", "act_1_3_3_io_devices") in kept
-    assert ("中山小.xlsx", "act_1_3_3_hospital") not in kept
+    assert ("青葉小.xlsx", "scene_1_target") not in kept and ("青葉小.xlsx", "q_unknown") not in kept
+    assert ("泉高.xlsx", "act_hospital") not in kept and ("泉高.xlsx", "act_training") in kept
+    assert ("青葉小.xlsx", "act_hospital") not in kept
     assert answers.problems == []  # nothing said about cells that do not count
 
 
-def test_files_not_read_are_not_normalised(definition):
-    reads = [file_read(definition, ELEM, "old.xlsx", status="rejected", students="３００"),
-             file_read(definition, JHS, "北仙台中.xlsx")]
-    answers = normalize(definition, ROSTER, reads)
-    assert answers.files == {"北仙台中.xlsx": JHS.code}
-    assert set(answers.long["file"]) == {"北仙台中.xlsx"} and answers.problems == []
+def test_files_not_read_are_not_normalised():
+    reads = [file_read(MINI, ELEM, "old.xlsx", status="rejected", students="３００"),
+             file_read(MINI, HOSPITAL, "病院内小.xlsx")]
+    answers = normalize(MINI, ROSTER, reads)
+    assert answers.files == {"病院内小.xlsx": HOSPITAL.code}
+    assert set(answers.long["file"]) == {"病院内小.xlsx"} and answers.problems == []

