@@ -498,127 +498,148 @@ def check_definition(d: Definition) -> list[tuple[tuple, str]]:
 
 def definition_problems(d: Definition) -> list[Problem]:
     """What check_definition says, as data: each problem's location, catalogue key and facts."""
-    out: list[Problem] = []
+    c = _Checker(d)
+    c.school_types()
+    c.choice_lists()
+    c.sections()
+    c.references()
+    return c.out
 
-    def add(loc: tuple, key: str, **facts) -> None:
-        out.append(Problem(loc, key, facts))
 
-    def options_known(item: Item) -> bool:
+class _Checker:
+    """The consistency checks pydantic cannot express, one part of the definition at a time."""
+
+    def __init__(self, d: Definition):
+        self.d = d
+        self.out: list[Problem] = []
+        self.types = set(d.school_types)
+        self.seen_ids: dict[str, tuple] = {}
+        self.all_ids = [i.id for s in d.sections for i in section_items(s)]
+
+    def add(self, loc: tuple, key: str, **facts) -> None:
+        self.out.append(Problem(loc, key, facts))
+
+    def options_known(self, item: Item) -> bool:
         """False when the item names a list that is not there (said once, not again for its target or KPI)."""
-        return item.choices is None or item.choices in d.choice_lists
+        return item.choices is None or item.choices in self.d.choice_lists
 
-    types = set(d.school_types)
-    unknown_types = types - set(SCHOOL_TYPES)
-    if unknown_types:
-        add(("school_types",), "definition.school-types-unknown", school_types=ja.listing(sorted(unknown_types)),
-            allowed=ja.listing(SCHOOL_TYPES))
+    def school_types(self) -> None:
+        unknown = self.types - set(SCHOOL_TYPES)
+        if unknown:
+            self.add(("school_types",), "definition.school-types-unknown", school_types=ja.listing(sorted(unknown)),
+                     allowed=ja.listing(SCHOOL_TYPES))
 
-    for name, cl in d.choice_lists.items():
-        loc = ("choice_lists", name)
-        if not cl.options:
-            add(loc, "definition.choices-empty", name=name)
-        if len(set(cl.options)) != len(cl.options):
-            add(loc, "definition.choices-repeated", name=name)
-        if any("," in o for o in cl.options) and cl.range_name is None:
-            add(loc, "definition.choices-with-comma", name=name)
-        if len(cl.inline_formula) - 2 > INLINE_LIST_LIMIT and cl.range_name is None:
-            add(loc, "definition.choices-too-long", name=name, length=len(cl.inline_formula) - 2,
-                limit=INLINE_LIST_LIMIT)
-        if any(o not in cl.options for o in cl.not_applicable):
-            add(loc + ("not_applicable",), "definition.not-applicable-unknown", name=name)
-        if cl.range_name is not None and not RANGE_NAME_RE.match(cl.range_name):
-            add(loc + ("range_name",), "definition.range-name-invalid", range_name=cl.range_name)
+    def choice_lists(self) -> None:
+        for name, cl in self.d.choice_lists.items():
+            loc = ("choice_lists", name)
+            if not cl.options:
+                self.add(loc, "definition.choices-empty", name=name)
+            if len(set(cl.options)) != len(cl.options):
+                self.add(loc, "definition.choices-repeated", name=name)
+            if any("," in o for o in cl.options) and cl.range_name is None:
+                self.add(loc, "definition.choices-with-comma", name=name)
+            if len(cl.inline_formula) - 2 > INLINE_LIST_LIMIT and cl.range_name is None:
+                self.add(loc, "definition.choices-too-long", name=name, length=len(cl.inline_formula) - 2,
+                         limit=INLINE_LIST_LIMIT)
+            if any(o not in cl.options for o in cl.not_applicable):
+                self.add(loc + ("not_applicable",), "definition.not-applicable-unknown", name=name)
+            if cl.range_name is not None and not RANGE_NAME_RE.match(cl.range_name):
+                self.add(loc + ("range_name",), "definition.range-name-invalid", range_name=cl.range_name)
 
-    seen_ids: dict[str, tuple] = {}
-    seen_sheets: set[str] = set()
-    all_ids = [i.id for s in d.sections for i in section_items(s)]
-    for si, section in enumerate(d.sections):
-        sloc = ("sections", si)
-        if section.sheet in seen_sheets:
-            add(sloc + ("sheet",), "definition.sheet-repeated", sheet=section.sheet)
-        seen_sheets.add(section.sheet)
-        if len(section.sheet) > 31 or re.search(r"[\[\]:*?/\\]", section.sheet):
-            add(sloc + ("sheet",), "definition.sheet-invalid", sheet=section.sheet)
-        locs = [(sloc + ("items", ii), item) for ii, item in enumerate(section.items)]
-        if section.matrix:
-            locs += [(sloc + ("matrix",), item) for item in section_items(section) if item.matrix_row]
-            for ri, row in enumerate(section.matrix.rows):
-                if row.category not in section.matrix.categories:
-                    add(sloc + ("matrix", "rows", ri, "category"), "definition.category-unknown",
-                        category=row.category, value=row.category, among=tuple(section.matrix.categories))
-        for loc, item in locs:
-            if not ITEM_ID_RE.match(item.id):
-                add(loc + ("id",), "definition.item-id-invalid", id=item.id)
-            if item.id in seen_ids:
-                add(loc + ("id",), "definition.item-id-repeated", id=item.id)
-            seen_ids.setdefault(item.id, loc)
-            if item.type == "choice":
-                if item.choices is None:
-                    add(loc + ("choices",), "definition.choices-missing", id=item.id)
-                elif item.choices not in d.choice_lists:
-                    add(loc + ("choices",), "definition.choices-unknown", id=item.id, choices=item.choices,
-                        value=item.choices, among=tuple(d.choice_lists))
-            elif item.choices is not None:
-                add(loc + ("choices",), "definition.choices-not-allowed", id=item.id, type=item.type)
-            for t in item.applies_to or ():
-                if t not in types:
-                    add(loc + ("applies_to",), "definition.item-school-type-unknown", id=item.id, school_type=t,
-                        value=t, among=d.school_types)
-            if item.requires_flag is not None and item.requires_flag not in d.flags:
-                add(loc + ("requires_flag",), "definition.flag-unknown", id=item.id, flag=item.requires_flag,
-                    value=item.requires_flag, among=tuple(d.flags))
-            if item.plan_ref is not None and item.target is not None and item.plan_ref not in d.actions:
-                add(loc + ("plan_ref",), "definition.plan-ref-unknown", id=item.id, plan_ref=item.plan_ref,
-                    value=item.plan_ref, among=tuple(d.actions))
-            if item.target is not None:
-                t = item.target
-                if (t.min is None) == (t.met_if is None):
-                    add(loc + ("target",), "definition.target-min-or-met-if", id=item.id)
-                if t.min is not None and item.type != "integer":
-                    add(loc + ("target", "min"), "definition.target-min-not-integer", id=item.id)
-                if t.met_if is not None and options_known(item):
-                    bad = [c for c in t.met_if if c not in d.choices_of(item)]
-                    if bad:
-                        add(loc + ("target", "met_if"), "definition.target-choices-unknown", id=item.id,
-                            choices=ja.listing(bad), value=bad[0], among=d.choices_of(item))
-            if item.min is not None and item.max is not None and item.min > item.max:
-                add(loc + ("min",), "definition.min-above-max", id=item.id)
+    def sections(self) -> None:
+        seen_sheets: set[str] = set()
+        for si, section in enumerate(self.d.sections):
+            sloc = ("sections", si)
+            if section.sheet in seen_sheets:
+                self.add(sloc + ("sheet",), "definition.sheet-repeated", sheet=section.sheet)
+            seen_sheets.add(section.sheet)
+            if len(section.sheet) > 31 or re.search(r"[\[\]:*?/\\]", section.sheet):
+                self.add(sloc + ("sheet",), "definition.sheet-invalid", sheet=section.sheet)
+            locs = [(sloc + ("items", ii), item) for ii, item in enumerate(section.items)]
+            if section.matrix:
+                locs += [(sloc + ("matrix",), item) for item in section_items(section) if item.matrix_row]
+                for ri, row in enumerate(section.matrix.rows):
+                    if row.category not in section.matrix.categories:
+                        self.add(sloc + ("matrix", "rows", ri, "category"), "definition.category-unknown",
+                                 category=row.category, value=row.category, among=tuple(section.matrix.categories))
+            for loc, item in locs:
+                self.item(loc, item)
 
-    measures = tuple(m for p in d.policies.values() for m in p.measures)
-    for ref in d.actions:
-        if d.measure_of(ref) not in measures:
-            add(("actions", ref), "definition.measure-unknown", plan_ref=ref, measure=d.measure_of(ref),
-                value=d.measure_of(ref), among=measures)
-
-    ids = set(seen_ids)
-    kt = d.kpi_table
-    for ki, kpi in enumerate(kt.kpis):
-        kloc = ("kpi_table", "kpis", ki)
-        for field in ("item", "own_target_item"):
-            ref = getattr(kpi, field)
-            if ref is not None and ref not in ids:
-                add(kloc + (field,), "definition.kpi-item-unknown", kpi=kpi.id, item=ref, value=ref, among=all_ids)
-        for t in kpi.values:
-            if t not in types:
-                add(kloc + ("values", t), "definition.kpi-school-type-unknown", kpi=kpi.id, school_type=t,
+    def item(self, loc: tuple, item: Item) -> None:
+        d, add = self.d, self.add
+        if not ITEM_ID_RE.match(item.id):
+            add(loc + ("id",), "definition.item-id-invalid", id=item.id)
+        if item.id in self.seen_ids:
+            add(loc + ("id",), "definition.item-id-repeated", id=item.id)
+        self.seen_ids.setdefault(item.id, loc)
+        if item.type == "choice":
+            if item.choices is None:
+                add(loc + ("choices",), "definition.choices-missing", id=item.id)
+            elif item.choices not in d.choice_lists:
+                add(loc + ("choices",), "definition.choices-unknown", id=item.id, choices=item.choices,
+                    value=item.choices, among=tuple(d.choice_lists))
+        elif item.choices is not None:
+            add(loc + ("choices",), "definition.choices-not-allowed", id=item.id, type=item.type)
+        for t in item.applies_to or ():
+            if t not in self.types:
+                add(loc + ("applies_to",), "definition.item-school-type-unknown", id=item.id, school_type=t,
                     value=t, among=d.school_types)
-        if kpi.item in ids and options_known(d.by_id[kpi.item]):
-            bad = [c for c in kt.meeting if c not in d.choices_of(d.by_id[kpi.item])]
-            if bad:
-                add(("kpi_table", "meeting"), "definition.meeting-choices-unknown", choices=ja.listing(bad),
-                    item=kpi.item, value=bad[0], among=d.choices_of(d.by_id[kpi.item]))
-    for ci, check in enumerate(d.checks):
-        for field in ("item", "other"):
-            ref = getattr(check, field)
-            if ref not in ids:
-                add(("checks", ci, field), "definition.check-item-unknown", check=check.id, item=ref,
-                    value=ref, among=all_ids)
-        if check.kind == "ratio_max" and check.max is None or check.kind == "ratio_min" and check.min is None:
-            add(("checks", ci, "max" if check.kind == "ratio_max" else "min"), "definition.check-ratio-bound-missing",
-                check=check.id)
-    for si, section in enumerate(d.sections):
-        m = section.matrix
-        if m is not None and m.sum_equals and m.sum_equals not in ids:
-            add(("sections", si, "matrix", "sum_equals"), "definition.sum-equals-unknown", item=m.sum_equals,
-                value=m.sum_equals, among=all_ids)
-    return out
+        if item.requires_flag is not None and item.requires_flag not in d.flags:
+            add(loc + ("requires_flag",), "definition.flag-unknown", id=item.id, flag=item.requires_flag,
+                value=item.requires_flag, among=tuple(d.flags))
+        if item.plan_ref is not None and item.target is not None and item.plan_ref not in d.actions:
+            add(loc + ("plan_ref",), "definition.plan-ref-unknown", id=item.id, plan_ref=item.plan_ref,
+                value=item.plan_ref, among=tuple(d.actions))
+        if item.target is not None:
+            t = item.target
+            if (t.min is None) == (t.met_if is None):
+                add(loc + ("target",), "definition.target-min-or-met-if", id=item.id)
+            if t.min is not None and item.type != "integer":
+                add(loc + ("target", "min"), "definition.target-min-not-integer", id=item.id)
+            if t.met_if is not None and self.options_known(item):
+                bad = [c for c in t.met_if if c not in d.choices_of(item)]
+                if bad:
+                    add(loc + ("target", "met_if"), "definition.target-choices-unknown", id=item.id,
+                        choices=ja.listing(bad), value=bad[0], among=d.choices_of(item))
+        if item.min is not None and item.max is not None and item.min > item.max:
+            add(loc + ("min",), "definition.min-above-max", id=item.id)
+
+    def references(self) -> None:
+        """Plan numbers, KPIs, checks and the checklist's sum name things defined elsewhere."""
+        d, add, ids, all_ids = self.d, self.add, set(self.seen_ids), self.all_ids
+        measures = tuple(m for p in d.policies.values() for m in p.measures)
+        for ref in d.actions:
+            if d.measure_of(ref) not in measures:
+                add(("actions", ref), "definition.measure-unknown", plan_ref=ref, measure=d.measure_of(ref),
+                    value=d.measure_of(ref), among=measures)
+        kt = d.kpi_table
+        for ki, kpi in enumerate(kt.kpis):
+            kloc = ("kpi_table", "kpis", ki)
+            for field in ("item", "own_target_item"):
+                ref = getattr(kpi, field)
+                if ref is not None and ref not in ids:
+                    add(kloc + (field,), "definition.kpi-item-unknown", kpi=kpi.id, item=ref, value=ref,
+                        among=all_ids)
+            for t in kpi.values:
+                if t not in self.types:
+                    add(kloc + ("values", t), "definition.kpi-school-type-unknown", kpi=kpi.id, school_type=t,
+                        value=t, among=d.school_types)
+            if kpi.item in ids and self.options_known(d.by_id[kpi.item]):
+                bad = [c for c in kt.meeting if c not in d.choices_of(d.by_id[kpi.item])]
+                if bad:
+                    add(("kpi_table", "meeting"), "definition.meeting-choices-unknown", choices=ja.listing(bad),
+                        item=kpi.item, value=bad[0], among=d.choices_of(d.by_id[kpi.item]))
+        for ci, check in enumerate(d.checks):
+            for field in ("item", "other"):
+                ref = getattr(check, field)
+                if ref not in ids:
+                    add(("checks", ci, field), "definition.check-item-unknown", check=check.id, item=ref,
+                        value=ref, among=all_ids)
+            if check.kind == "ratio_max" and check.max is None or check.kind == "ratio_min" and check.min is None:
+                add(("checks", ci, "max" if check.kind == "ratio_max" else "min"),
+                    "definition.check-ratio-bound-missing", check=check.id)
+        for si, section in enumerate(d.sections):
+            m = section.matrix
+            if m is not None and m.sum_equals and m.sum_equals not in ids:
+                add(("sections", si, "matrix", "sum_equals"), "definition.sum-equals-unknown", item=m.sum_equals,
+                    value=m.sum_equals, among=all_ids)
