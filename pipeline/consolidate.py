@@ -86,7 +86,6 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     # pandas and the later stages, about half a second that would otherwise come first.
     reading = parallel.start_reading(inbox, definition, roster, progress=progress)
     from . import history as hist
-    from .generate import Note, build_template
     from .ingest import problems_of
     from .merge import merge, rival_queries
     from .normalize import normalize
@@ -129,29 +128,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     rendering = parallel.in_child(render_outputs, definition, scores, info, enabled=len(reads) <= RENDER_CHILD_MAX_FILES)
     laps("render started (or done, for the largest inboxes)")
 
-    # 差戻し: the school's newest identified file, if it has errors or queries the school has not yet
-    # explained, regenerated with its answers and the problems marked.
-    by_code = roster.by_code()
-    notes_of: dict[str, list] = {}
-    for p in problems:
-        if needs_return(p):
-            notes_of.setdefault(p.file, []).append(p)
-    wanted = [(code, file) for code, file in sorted(merged.latest.items()) if notes_of.get(file)]
-    long = answers.long
-    # One pass over the answers for all 差戻し files (a per-school filter is slow with tens of thousands of files).
-    chosen = long[long["file"].isin({file for _, file in wanted})]
-    rows_of = {file: group for file, group in chosen.groupby("file", sort=False)} if len(chosen) else {}
-
-    def build_return(job):
-        code, file = job
-        file_answers = rows_of.get(file, chosen.iloc[0:0])
-        values = {row.item_id: row.value for row in file_answers.itertuples() if row.value is not None}
-        t = build_template(definition, by_code[code], generated_at=now, answers=values,
-                           notes=[Note(p.item_id, p.sheet, p.cell, p.severity, p.message) for p in notes_of[file]])
-        return t.filename, t.content
-
-    returns: dict[str, bytes] = dict(parallel.fork_map(build_return, wanted))
-    return_source = {code: file for code, file in wanted}
+    returns, return_source = _return_workbooks(definition, roster, problems, merged.latest, answers.long, now)
     laps("return workbooks (overlapping the rendering)")
     # Extra column at the end (CONTRACT allows): which file each 差戻し was made from, for `mail return`.
     schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(lambda c: return_source.get(c, "")))
@@ -172,6 +149,35 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     laps("history (record)")
     return RunResult(run_dir, merged.ledger, schools_out, problems_df, merged.responses,
                      tuple(sorted(return_source)), outputs, time.perf_counter() - started, laps.seconds)
+
+
+def _return_workbooks(definition: Definition, roster: Roster, problems: list[Problem], latest: dict[str, str],
+                      long: pd.DataFrame, now: dt.datetime) -> tuple[dict[str, bytes], dict[str, str]]:
+    """差戻し workbooks by file name, and the file each school's was made from: the school's newest identified
+    file, if it has errors or queries the school has not yet explained, regenerated with its answers and the
+    problems marked."""
+    from . import parallel
+    from .generate import Note, build_template
+
+    by_code = roster.by_code()
+    notes_of: dict[str, list] = {}
+    for p in problems:
+        if needs_return(p):
+            notes_of.setdefault(p.file, []).append(p)
+    wanted = [(code, file) for code, file in sorted(latest.items()) if notes_of.get(file)]
+    # One pass over the answers for all 差戻し files (a per-school filter is slow with tens of thousands of files).
+    chosen = long[long["file"].isin({file for _, file in wanted})]
+    rows_of = {file: group for file, group in chosen.groupby("file", sort=False)} if len(chosen) else {}
+
+    def build_return(job):
+        code, file = job
+        file_answers = rows_of.get(file, chosen.iloc[0:0])
+        values = {row.item_id: row.value for row in file_answers.itertuples() if row.value is not None}
+        t = build_template(definition, by_code[code], generated_at=now, answers=values,
+                           notes=[Note(p.item_id, p.sheet, p.cell, p.severity, p.message) for p in notes_of[file]])
+        return t.filename, t.content
+
+    return dict(parallel.fork_map(build_return, wanted)), {code: file for code, file in wanted}
 
 
 class _Laps:
