@@ -26,7 +26,7 @@ from .itemtypes import coerce, rank
 from .ja import ALL_SCHOOLS, SEVERITY, SEVERITY_ORDER, fiscal_year_label, isnull, listing, num
 from .roster import Roster, School
 
-if TYPE_CHECKING:  # history imports nothing from here at run time; avoid a cycle anyway
+if TYPE_CHECKING:  # only for the type: history and score refer to each other in annotations alone
     from .history import History
 
 PROVISIONAL_BELOW = Decimal("0.8")  # coverage under 80 % of the schools concerned -> 暫定

@@ -45,7 +45,7 @@ class _Frame:
         long = answers.long
         files = list(answers.files)
         extra = pd.unique(long["file"][~long["file"].isin(answers.files)])
-        if len(extra):  # rows for a file the files map lacks: still validate them
+        if len(extra):  # the normalise stage lists every file it gave rows: anything else is a bug, not data
             raise ValueError(f"answers.long has files missing from answers.files: {list(extra)[:3]}")
         present = set(pd.unique(long["item_id"]))
         self.items = [i.id for i in definition.items if i.id in present]
