@@ -226,10 +226,12 @@ def test_school_text_is_escaped(report):
 
 def test_small_counts_are_not_shown_on_their_own(report, scores):
     html, md = report
-    # One 中等教育学校: its coverage rate is not shown, yet it counts in 全体.
-    assert "| 中等教育学校 | 1 | 1 | 0 | 0 | — |" in md
-    row = next(line for line in md.splitlines() if line.startswith("| 中等教育学校 | 1 |"))
-    assert "100.0%" not in row
+    # One 中等教育学校: its coverage is about schools and is shown with the counts that give it (issue 11:
+    # 「—」 beside 1 of 1 misled); the one school's own results are not shown, yet count in 全体.
+    assert "| 中等教育学校 | 1 | 1 | 0 | 0 | 100.0% |" in md
+    own = next(line for line in md.splitlines() if line.startswith("| 中等教育学校 | 1 | 1 | 5 |"))
+    assert own.endswith("| — |")
+    assert all(line.endswith("| 1 | — |") for line in md.splitlines() if line.startswith("| ①自分で調べる | 1 |"))
     assert "| 全体 | 53 | 52 | 0 | 1 | 98.1% |" in md
 
 
