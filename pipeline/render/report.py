@@ -99,12 +99,12 @@ def text_width(s: str, size: float) -> float:
     for ch in s:
         if unicodedata.east_asian_width(ch) in "WFA":
             em += 1.0
-        elif ch in "%@MW":
+        elif ch in "%@MWmw":
             em += 1.0
         elif ch in ".,:;!|'ijl()[] ":
             em += 0.4
         else:
-            em += 0.68
+            em += 0.78
     return em * size
 
 
