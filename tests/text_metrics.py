@@ -141,3 +141,93 @@ def chart_faults(chart: Chart) -> dict[str, list[str]]:
             if a.overlaps(b):
                 faults["text-overlaps"].append(f"{chart.title}: 「{a.text}」 over 「{b.text}」")
     return faults
+
+
+# ---------------------------------------------------------------- spreadsheet cells (templates, 差戻し)
+
+FORMULA_TEXT = re.compile(r'"((?:[^"]|"")*)"')
+CELL_PADDING_PX = 6  # a cell keeps about 3 px clear on each side of its text
+
+
+def _col_px(ws, idx: int) -> int:
+    """A column's width in pixels, as Excel and LibreOffice draw it (7 px per character of Calibri 11)."""
+    for dim in ws.column_dimensions.values():
+        if dim.min and dim.max and dim.min <= idx <= dim.max:
+            if dim.hidden:
+                return 0
+            if dim.width:
+                return int(dim.width * 7 + 0.5)
+    return 64  # the default 8.43 characters
+
+
+def _row_pt(ws, idx: int) -> float | None:
+    """A row's height in points; None when the application sizes it (no height in the file)."""
+    dim = ws.row_dimensions.get(idx)
+    if dim is not None and dim.hidden:
+        return 0
+    return dim.ht if dim is not None and dim.ht else None
+
+
+def sheet_faults(ws, values) -> list[str]:
+    """Texts cut on paper: a wrapped text taller than its row, a one-line text wider than its cell and
+    the empty cells beside it, a number wider than its column (「###」). `ws` is the sheet with its
+    formulas, `values` the same sheet with the values cached in the file; a formula's every quoted
+    text (「OK」 as well as 「合計が教員数と違います」) must fit."""
+    merged = {}
+    covered = set()
+    for rng in ws.merged_cells.ranges:
+        merged[(rng.min_row, rng.min_col)] = (rng.max_row, rng.max_col)
+        covered.update((r, c) for r in range(rng.min_row, rng.max_row + 1) for c in range(rng.min_col, rng.max_col + 1))
+    last_col = ws.max_column
+    faults = []
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value is None or (cell.row, cell.column) in covered - {(cell.row, cell.column)}:
+                continue
+            if _row_pt(ws, cell.row) == 0 or _col_px(ws, cell.column) == 0:
+                continue  # hidden keys
+            shown = values.cell(cell.row, cell.column).value
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                texts = [t.replace('""', '"') for t in FORMULA_TEXT.findall(cell.value)] + [shown]
+            else:
+                texts = [cell.value]
+            texts = [t for t in texts if t not in (None, "")]
+            max_row, max_col = merged.get((cell.row, cell.column), (cell.row, cell.column))
+            px = sum(_col_px(ws, c) for c in range(cell.column, max_col + 1))
+            heights = [_row_pt(ws, r) for r in range(cell.row, max_row + 1)]
+            height = None if None in heights else sum(heights)
+            size = cell.font.sz or 11
+            bold = bool(cell.font.b)
+            wrap = bool(cell.alignment.wrap_text)
+            where = f"{ws.title}!{cell.coordinate}"
+            for t in texts:
+                if isinstance(t, (int, float)):
+                    if width(str(t), size, bold) > (px - CELL_PADDING_PX) * 0.75:
+                        faults.append(f"{where}: {t} does not fit its column (###)")
+                    continue
+                t = str(t)
+                if wrap:
+                    need = lines(t, (px - CELL_PADDING_PX) * 0.75, size, bold) * LINE * size
+                    if height is not None and need > height + 0.5:
+                        faults.append(f"{where}: 「{t[:20]}」 needs {need:.0f}pt, its row has {height:.0f}pt")
+                    continue
+                room = px
+                c = max_col + 1
+                while c <= last_col and ws.cell(cell.row, c).value in (None, "") and (cell.row, c) not in covered:
+                    room += _col_px(ws, c)
+                    c += 1
+                if width(t, size, bold) > (room - CELL_PADDING_PX) * 0.75:
+                    faults.append(f"{where}: 「{t[:20]}」 is wider than its cell")
+                if height is not None and LINE * size > height + 0.5:
+                    faults.append(f"{where}: 「{t[:20]}」 is taller than its row")
+    return faults
+
+
+def workbook_faults(content: bytes) -> list[str]:
+    """sheet_faults for every visible sheet of a workbook."""
+    import io
+
+    import openpyxl
+    wb = openpyxl.load_workbook(io.BytesIO(content))
+    cached = openpyxl.load_workbook(io.BytesIO(content), data_only=True)
+    return [f for ws in wb.worksheets if ws.sheet_state == "visible" for f in sheet_faults(ws, cached[ws.title])]

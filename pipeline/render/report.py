@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from pathlib import Path
 
 import jinja2
@@ -21,7 +20,7 @@ from ..definition import Definition
 from ..catalogue.problems import problem_label
 from ..ja import (ALL_SCHOOLS, DASH, FILE_STATUS, SCHOOL_STATUS, count, enumeration, era_date, fiscal_year_label,
                   fiscal_year_short, grouped, isnull, listing, met, pct, pt, target_pct)
-from ..layout import checklist_row_label
+from ..layout import checklist_row_label, text_em
 from ..score import SMALL_N, Scores
 from .common import RunInfo, severity_ja
 
@@ -85,8 +84,8 @@ def kpi_sentence(d: Definition, r, fiscal_year: int) -> str:
 # ---------------------------------------------------------------- SVG charts (text stays text)
 # Layout: row labels right-aligned left of the plot, bars from 0 %, thin markers (R6, targets) across
 # the row, and every value in its own column right of 100 %, so no marker or bar end ever covers a
-# figure. Widths are estimated from the characters (a full-width character is 1 em), generously, so
-# the layout holds with the fonts of Windows, macOS and Linux alike; tests measure it with real fonts.
+# figure. Widths are estimated from the characters (layout.text_em), generously, so the layout holds
+# with the fonts of Windows, macOS and Linux alike; tests measure it with real fonts.
 
 
 _COLORS = {"result": "#2F5597", "baseline": "#7F7F7F", "target": "#ED7D31", "national": "#70AD47"}
@@ -94,18 +93,8 @@ CHART_WIDTH = 680  # px: the report's text width (184 mm) at 96 dpi, less a litt
 
 
 def text_width(s: str, size: float) -> float:
-    """A generous width of `s` in px at font-size `size`: 1 em for full-width characters, less for others."""
-    em = 0.0
-    for ch in s:
-        if unicodedata.east_asian_width(ch) in "WFA":
-            em += 1.0
-        elif ch in "%@MWmw":
-            em += 1.0
-        elif ch in ".,:;!|'ijl()[] ":
-            em += 0.4
-        else:
-            em += 0.78
-    return em * size
+    """A generous width of `s` in px at font-size `size` (layout.text_em)."""
+    return text_em(s) * size
 
 
 def _svg_text(x, y, text, *, size=11, anchor="start", weight="normal", fill="#222", cls="") -> str:
