@@ -1,7 +1,7 @@
 """The board's outputs opened by real applications: 報告書.html in headless Chromium (PNG and PDF),
 集約結果.xlsx converted to PDF by LibreOffice. Skipped, with the reason, where those are not installed
 (.ci/run installs them from Debian's packages)."""
-import html
+from html import unescape
 import json
 import re
 import shutil
@@ -65,6 +65,17 @@ def test_report_renders_in_chromium_to_png_and_pdf(outputs, tmp_path):
             assert heading in text.replace(" ", ""), heading
     if PDFINFO:
         assert pdf_pages(pdf) in REPORT_PAGES
+    if PDFTOTEXT:
+        # No chart crosses a page break: its title and its last axis label (100%) are on one page,
+        # and each school type's KPI table is on the page of its chart.
+        pages = [page.replace(" ", "") for page in pdf_text(pdf).split("\f")]
+        titles = re.findall(r'<svg[^>]*aria-label="([^"]+)"', html.read_text(encoding="utf-8"))
+        assert len(titles) >= 3
+        for title in titles:
+            page = next(p for p in pages if title in p)
+            assert "100%" in page.split(title, 1)[1], title
+            if "：" in title:  # 小学校：場面ごとの端末活用目標 under the 小学校 table
+                assert "判定" in page.split(title, 1)[0], title
 
 
 @pytest.mark.skipif(fonts() is None, reason=SKIP_REASON)
@@ -103,7 +114,7 @@ def test_no_chart_text_touches_a_bar_or_a_marker_as_chromium_lays_it_out(outputs
     dom = subprocess.run(cmd, check=True, capture_output=True, timeout=180).stdout.decode("utf-8")
     body = re.search(r"<body([^>]*)>", dom).group(1)
     assert int(re.search(r'data-charts="(\d+)"', body).group(1)) >= 3
-    overlaps = json.loads(html.unescape(re.search(r'data-overlaps="([^"]*)"', body).group(1)))
+    overlaps = json.loads(unescape(re.search(r'data-overlaps="([^"]*)"', body).group(1)))
     assert overlaps == []
 
 
