@@ -1,11 +1,11 @@
 """The board's outputs opened by real applications: 報告書.html in headless Chromium (PNG and PDF),
 集約結果.xlsx converted to PDF by LibreOffice. Skipped, with the reason, where those are not installed
 (.ci/run installs them from Debian's packages)."""
-from html import unescape
 import json
 import re
 import shutil
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import pytest
