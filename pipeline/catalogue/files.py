@@ -57,7 +57,7 @@ TEXTS = {
     "detail.cannot-read": "読み込めません: {error}",
     # --- detail: the container (zip, XML parts, old Excel)
     "detail.zip-truncated": "ZIP 形式が途中で切れているか壊れています",
-    "detail.zip-corrupt": "ZIP の中身が壊れています（{error}）",
+    "detail.zip-corrupt": "ZIP の中身が壊れています",  # the library's English error stays out of a Japanese reason
     "detail.zip-method": "表計算ソフトが使わない圧縮方式（{method}）の部分があります",
     "detail.zip-member-size": "展開すると {mb} MB になる部分があります",
     "detail.zip-total-size": "展開すると {mb} MB になります",
