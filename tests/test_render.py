@@ -298,4 +298,3 @@ def test_an_action_nobody_could_answer_keeps_its_row_with_empty_shares():
     rows = [[c.value for c in row] for row in ws[ws.tables["tbl_actions_summary"].ref]]
     io_devices = next(r for r in rows if r[1] and "入出力支援機器" in r[1])
     assert all(v is None for v in io_devices[3:-1])
-
