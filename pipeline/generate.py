@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import os
 import re
 import string
@@ -30,8 +31,9 @@ from .definition import Definition, Item, Section
 from .catalogue import TEXTS, text
 from .itemtypes import TYPES
 from .ja import SEVERITY, era_date, safe_filename
-from .layout import (ANSWER_COL, ANSWER_KEY, KEY_COL, KEY_ROW, KIND_RETURN, KIND_TEMPLATE, META_KEYS, SHEET_LISTS,
-                     SHEET_META, answer_name, checklist_row_label, header_text)
+from .layout import (ANSWER_COL, ANSWER_KEY, KEY_COL, KEY_ROW, KIND_RETURN, KIND_TEMPLATE, LINE_EM, META_KEYS,
+                     SHEET_LISTS, SHEET_META, answer_name, checklist_row_label, header_text, text_em,
+                     wrapped_lines)
 from .roster import School
 
 SHEET_NOTES = text("template.notes.sheet")
@@ -40,6 +42,9 @@ INPUT_FILL = "#FFF2CC"
 PREFILL_FILL = "#E7E6E6"
 PROBLEM_FILL = "#FFC7CE"
 HEAD_FILL = "#DDEBF7"
+FONT_SIZE = 10  # points, every cell but the titles
+ALERT_RED = "#C00000"
+CALM_GREEN = "#375623"
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,26 @@ def template_filename(school: School) -> str:
     return safe_filename(f"{school.code}_{school.name}", ".xlsx")
 
 
-def _school_line(school: School) -> str:
-    """仙台市立立町小学校（小学校）: the school under a sheet's title."""
-    return text("template.school", name=school.name, type=school.type)
+def _usable_points(widths: Iterable[float]) -> float:
+    """The room for text, in points, across columns of these Excel widths (a width counts characters
+    of the default font, 7 px each plus 5 px; a cell keeps about 3 px clear on each side)."""
+    return (sum(int(w * 7 + 5) for w in widths) - 6) * 0.75
+
+
+def column_width(texts: Iterable[str], minimum: float, size: float = FONT_SIZE) -> float:
+    """The Excel width of a column that shows each of `texts` on one line (at least `minimum`)."""
+    widest = max((text_em(t) * size for t in texts), default=0)
+    return max(minimum, math.ceil((widest / 0.75 + 6 - 5) / 7))
+
+
+def row_height(cells: Iterable[tuple[str, Sequence[float], float, bool]], minimum: float = 20) -> float:
+    """The height, in points, of a row whose every wrapped text shows whole: cells are
+    (text, widths of the columns it spans, font size, bold)."""
+    need = minimum
+    for value, widths, size, bold in cells:
+        lines = wrapped_lines(value, _usable_points(widths) / size, bold=bold)
+        need = max(need, lines * LINE_EM * size + 4)
+    return need
 
 
 def _formula_text(key: str, /, **cells: str) -> str:
@@ -123,7 +145,7 @@ class _Builder:
     # formats -------------------------------------------------------------
     def _formats(self):
         wb = self.wb
-        base = {"font_name": "Meiryo UI", "font_size": 10, "valign": "vcenter"}
+        base = {"font_name": "Meiryo UI", "font_size": FONT_SIZE, "valign": "vcenter"}
         self.f_text = wb.add_format({**base, "text_wrap": True})
         self.f_title = wb.add_format({**base, "bold": True, "font_size": 14})
         self.f_sub = wb.add_format({**base, "bold": True, "font_size": 11})
@@ -133,31 +155,46 @@ class _Builder:
         self.f_note = wb.add_format({**base, "font_color": "#595959", "font_size": 9, "text_wrap": True})
         self.f_prefill = wb.add_format({**base, "border": 1, "bg_color": PREFILL_FILL, "num_format": "@"})
         self.f_count = wb.add_format({**base, "border": 1, "align": "center", "bold": True})
-        self.f_alert = wb.add_format({**base, "bold": True, "font_color": "#C00000"})
+        self.f_alert = wb.add_format({**base, "bold": True, "font_color": ALERT_RED})
+        # A check that may say OK or point at a mistake: calm by default, red and bold only when it
+        # points at a mistake (a conditional format), so OK never looks like an error.
+        self.f_check = wb.add_format({**base, "font_color": CALM_GREEN, "align": "center"})
+        self.f_status = wb.add_format({**base, "font_color": CALM_GREEN})
+        self.f_check_bad = wb.add_format({"bold": True, "font_color": ALERT_RED})
         self.f_link = wb.add_format({**base, "font_color": "#0563C1", "underline": 1})
         self.f_key = wb.add_format({"font_color": "#808080", "font_size": 8})
+        self.widths: dict[str, dict[int, float]] = {}
         inp = {**base, "border": 1, "locked": False, "bg_color": INPUT_FILL}
         prob = {**inp, "bg_color": PROBLEM_FILL, "border_color": "#C00000", "border": 2}
         self.f_input = {name: wb.add_format({**inp, **t.cell_format}) for name, t in TYPES.items()}
         self.f_problem = {name: wb.add_format({**prob, **t.cell_format}) for name, t in TYPES.items()}
 
     # sheets --------------------------------------------------------------
-    def _sheet(self, name: str, widths: Iterable[tuple[int, float]], portrait: bool = True):
+    def _sheet(self, name: str, widths: Iterable[tuple[int, float]], portrait: bool = True, cover: bool = False):
         ws = self.wb.add_worksheet(name)
         ws.set_column(KEY_COL, KEY_COL, 4, self.f_key, {"hidden": True})
-        for col, width in widths:
+        self.widths[name] = dict(widths)
+        for col, width in self.widths[name].items():
             ws.set_column(col, col, width)
         ws.set_row(KEY_ROW, None, None, {"hidden": True})
         ws.set_paper(9)  # A4
         ws.set_portrait() if portrait else ws.set_landscape()
         ws.fit_to_pages(1, 0)
         ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.6)
-        ws.set_header(f"&L&9{header_text(self.d.survey.fiscal_year_label)} {header_text(self.d.survey.title)}"
-                      f"&R&9{header_text(self.school.name)}")
+        # The page header names the survey and the school on every printed page, so the sheets do not
+        # repeat them; the cover carries the survey's title in large type and its header only the school.
+        survey = "" if cover else f"&L&9{header_text(self.d.survey.fiscal_year_label)} {header_text(self.d.survey.title)}"
+        ws.set_header(f"{survey}&R&9{header_text(self.school.name)}")
         ws.set_footer("&C&9&P / &N")
         ws.hide_gridlines(2)
         ws.protect("", {"format_columns": True, "format_rows": True})
         return ws
+
+    def _fit(self, ws, row: int, cells: Iterable[tuple[str, int, int, float, bool]], minimum: float = 20):
+        """Size a row from its texts: cells are (text, first column, last column, font size, bold)."""
+        widths = self.widths[ws.name]
+        ws.set_row(row, row_height(((value, [widths[c] for c in range(first, last + 1)], size, bold)
+                                    for value, first, last, size, bold in cells), minimum))
 
     def _validation(self, ws, row: int, col: int, item: Item):
         """The item type's input rule, with the item's hint shown above its prompt."""
@@ -178,9 +215,7 @@ class _Builder:
         ref = f"'{sheet}'!{xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)}"
         self.wb.define_name(item.name, f"={ref}")
         if item.prefill:
-            value = {"school_code": self.school.code, "school_name": self.school.name,
-                     "school_type": self.school.type, "ward": self.school.ward}[item.prefill]
-            ws.write_string(row, col, value, self.f_prefill)
+            ws.write_string(row, col, self._prefill(item), self.f_prefill)
             return
         marks = self.marks.get(item.id)
         fmt = (self.f_problem if marks else self.f_input)[item.type]
@@ -192,6 +227,29 @@ class _Builder:
                                       severity=SEVERITY["error" if m.severity == "error" else "query"]) for m in marks)
             ws.write_comment(row, col, comment, {"author": text("template.comment.author"), "x_scale": 3, "y_scale": 2.5,
                                                  "font_name": "Meiryo UI"})
+
+    def _prefill(self, item: Item) -> str:
+        """The school's own fact written into a locked cell (code, name, type, ward)."""
+        return {"school_code": self.school.code, "school_name": self.school.name,
+                "school_type": self.school.type, "ward": self.school.ward}[item.prefill]
+
+    def _answer_width(self, section: Section, minimum: float) -> float:
+        """The answer column is as wide as the longest one-line answer it can show: a choice of the
+        dropdowns, a prefilled name, or what the school typed (a 差戻し copy); texts wrap instead."""
+        shown = []
+        for item in (i for i in self.items if i.section == section.id and (i.type != "text" or i.prefill)):
+            if item.type == "choice":
+                shown += self.d.choices_of(item)
+            if item.prefill:
+                shown.append(self._prefill(item))
+            if isinstance(self.answers.get(item.id), str):
+                shown.append(self.answers[item.id])
+        return column_width(shown, minimum)
+
+    def _shown_text(self, item: Item) -> str:
+        """A school's text answer as it wraps in its cell (a 差戻し copy); "" for everything else."""
+        value = self.answers.get(item.id)
+        return value if item.type == "text" and isinstance(value, str) else ""
 
     def _write_value(self, ws, row, col, value, fmt):
         if value is None or value == "":
@@ -210,12 +268,13 @@ class _Builder:
     # sections ------------------------------------------------------------
     def _section_sheet(self, section: Section) -> tuple[str, list[str], int]:
         """Write one section sheet; return (sheet, required answer refs, empty required count now)."""
-        ws = self._sheet(section.sheet, [(1, 9), (2, 58), (3, 22), (4, 30)] if not section.matrix else
-                         [(1, 6), (2, 58), (3, 10), (4, 10), (5, 10), (6, 10), (7, 8), (8, 18)])
+        ws = self._sheet(section.sheet, [(1, 9), (2, 58), (3, self._answer_width(section, 22)), (4, 30)]
+                         if not section.matrix else
+                         [(1, 6), (2, 56), (3, 10), (4, 10), (5, 10), (6, 10), (7, 8), (8, 23)])
         ws.write_string(1, 1, section.title, self.f_title)
-        ws.write_string(2, 1, _school_line(self.school), self.f_sub)
-        ws.merge_range(3, 1, 3, 4 if not section.matrix else 8, section.intro, self.f_text)
-        ws.set_row(3, 15 * max(2, len(section.intro) // 60 + 1))
+        last = 4 if not section.matrix else 8
+        ws.merge_range(3, 1, 3, last, section.intro, self.f_text)
+        self._fit(ws, 3, [(section.intro, 1, last, FONT_SIZE, False)], minimum=15)
         if section.matrix:
             return self._matrix_sheet(ws, section)
         ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
@@ -224,6 +283,7 @@ class _Builder:
                  text("template.head.target-unit-note"))
         for c, h in enumerate(heads, start=1):
             ws.write_string(row, c, h, self.f_head)
+        self._fit(ws, row, [(h, c, c, FONT_SIZE, True) for c, h in enumerate(heads, start=1)], minimum=15)
         ws.repeat_rows(row, row)
         ws.freeze_panes(row + 1, 0)
         row += 1
@@ -244,12 +304,12 @@ class _Builder:
                 notes.append(item.hint)
             if not item.required and item.is_input:
                 notes.append(text("template.note.optional"))
-            ws.write_string(row, 4, text("template.separator").join(notes), self.f_note)
-            lines = max(1, len(item.label) // 30 + 1)
-            if item.type == "text" and item.max_length and item.max_length > 200:
-                ws.set_row(row, 120)
-            else:
-                ws.set_row(row, max(20, 14 * lines))
+            note = text("template.separator").join(notes)
+            ws.write_string(row, 4, note, self.f_note)
+            long_text = item.type == "text" and item.max_length and item.max_length > 200
+            self._fit(ws, row, [(item.label, 2, 2, FONT_SIZE, False), (note, 4, 4, 9, False),
+                                (self._shown_text(item), ANSWER_COL, ANSWER_COL, FONT_SIZE, False)],
+                      minimum=120 if long_text else 20)
             if item.required and item.is_input:
                 refs.append(f"'{section.sheet}'!{xl_rowcol_to_cell(row, ANSWER_COL)}")
                 empty += self.answers.get(item.id) in (None, "")
@@ -268,19 +328,21 @@ class _Builder:
             ws.write_formula(row, 3, f"=IF({teachers_cell}=\"\",{not_entered},{teachers_cell})", self.f_count,
                              teachers if teachers not in (None, "") else text("template.matrix.not-entered"))
             row += 2
-        ws.write_string(row, 1, text("template.head.number"), self.f_head)
-        ws.write_string(row, 2, text("template.head.item"), self.f_head)
         first_col = ANSWER_COL
-        for k, col in enumerate(m.columns):
-            ws.write_string(row, first_col + k, text("template.matrix.column", label=col.label), self.f_head)
-            ws.write_string(KEY_ROW, first_col + k, col.key, self.f_key)
         total_col = first_col + len(m.columns)
-        ws.write_string(row, total_col, text("template.head.total"), self.f_head)
-        ws.write_string(row, total_col + 1, text("template.head.check"), self.f_head)
-        ws.set_row(row, 30)
+        heads = ([text("template.head.number"), text("template.head.item")]
+                 + [text("template.matrix.column", label=col.label) for col in m.columns]
+                 + [text("template.head.total"), text("template.head.check")])
+        for c, h in enumerate(heads, start=1):
+            ws.write_string(row, c, h, self.f_head)
+        for k, col in enumerate(m.columns):
+            ws.write_string(KEY_ROW, first_col + k, col.key, self.f_key)
+        # 「ほとんどできない（人）」 takes three lines in its column: the row is as tall as its tallest heading.
+        self._fit(ws, row, [(h, c, c, FONT_SIZE, True) for c, h in enumerate(heads, start=1)], minimum=30)
         ws.repeat_rows(row, row)
         ws.freeze_panes(row + 1, 0)
         row += 1
+        first_row = row
         refs, empty = [], 0
         check_ok = _formula_text("template.matrix.check-ok")
         check_mismatch = _formula_text("template.matrix.check-mismatch")
@@ -293,9 +355,9 @@ class _Builder:
                                self.f_sub)
                 row += 1
             ws.write_string(row, KEY_COL, f"{m.id_prefix}_{mrow.key}", self.f_key)
-            ws.write_string(row, 1, f"{mrow.key[0].upper()}-{mrow.key[1:]}", self.f_ref)
+            ws.write_string(row, 1, checklist_row_label(mrow.key), self.f_ref)
             ws.write_string(row, 2, mrow.label, self.f_label)
-            ws.set_row(row, max(30, 14 * (len(mrow.label) // 30 + 1)))
+            self._fit(ws, row, [(mrow.label, 2, 2, FONT_SIZE, False)], minimum=30)
             values = []
             for k, col in enumerate(m.columns):
                 item = self.d.item(m.item_id(mrow.key, col.key))
@@ -311,9 +373,22 @@ class _Builder:
                 ws.write_formula(row, total_col + 1,
                                  f"=IF(COUNT({rng})=0,\"\",IF({xl_rowcol_to_cell(row, total_col)}={teachers_cell},"
                                  f"{check_ok},{check_mismatch}))",
-                                 self.f_alert, "")
+                                 self.f_check, self._check_value(numeric, self.answers.get(m.sum_equals)))
             row += 1
+        if teachers_cell:
+            # Red and bold only where the check points at a mistake (the cell says so).
+            ws.conditional_format(first_row, total_col + 1, row - 1, total_col + 1,
+                                  {"type": "cell", "criteria": "==", "value": check_mismatch,
+                                   "format": self.f_check_bad})
         return sheet, refs, empty
+
+    @staticmethod
+    def _check_value(numbers: list, teachers) -> str:
+        """What the row check shows for these answers, as Excel computes it (the value cached in the file)."""
+        if not numbers:
+            return ""
+        expected = teachers if isinstance(teachers, (int, float)) else 0
+        return text("template.matrix.check-ok") if sum(numbers) == expected else text("template.matrix.check-mismatch")
 
     # cover -----------------------------------------------------------------
     def _cover(self, status_rows: list[tuple[str, list[str], int]]):
@@ -321,9 +396,8 @@ class _Builder:
         section = self.d.sections[0]
         ws = self.wb.get_worksheet_by_name(section.sheet)
         ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
-        ws.write_string(1, 1, f"{s.fiscal_year_label} {s.title}", self.f_title)
         suffix = text("template.cover.return-suffix") if self.kind == KIND_RETURN else ""
-        ws.write_string(2, 1, _school_line(self.school) + suffix, self.f_sub)
+        ws.write_string(1, 1, f"{s.fiscal_year_label} {s.title}{suffix}", self.f_title)
         ws.write_string(3, 1, text("template.cover.deadline"), self.f_label)
         ws.merge_range(3, 2, 3, 4, era_date(s.deadline), self.f_alert)
         phone = text("template.cover.phone", phone=s.contact.phone) if s.contact.phone else ""
@@ -331,15 +405,17 @@ class _Builder:
             x for x in (s.contact.office, s.contact.person, phone, s.contact.email) if x)
         ws.write_string(4, 1, text("template.cover.contact"), self.f_label)
         ws.merge_range(4, 2, 4, 4, contact, self.f_text)
+        self._fit(ws, 4, [(contact, 2, 4, FONT_SIZE, False)], minimum=15)
         ws.write_string(5, 1, text("template.cover.plan"), self.f_label)
         ws.merge_range(5, 2, 5, 4, s.plan_title, self.f_text)
+        self._fit(ws, 5, [(s.plan_title, 2, 4, FONT_SIZE, False)], minimum=15)
         row = 7
         ws.write_string(row, 1, text("template.cover.instructions"), self.f_sub)
         row += 1
         for n, line in enumerate(s.instructions, start=1):
             ws.write_string(row, 1, f"{n}.", self.f_ref)
             ws.merge_range(row, 2, row, 4, line, self.f_text)
-            ws.set_row(row, 28)
+            self._fit(ws, row, [(line, 2, 4, FONT_SIZE, False)], minimum=22)
             row += 1
         row += 1
         ws.write_string(row, 1, text("template.cover.status"), self.f_sub)
@@ -362,11 +438,14 @@ class _Builder:
         ws.write_formula(row, 3, "=" + "+".join(c for c, _ in total_refs), self.f_count, total)
         total_cell = xl_rowcol_to_cell(row, 3)
         row += 1
-        ws.merge_range(row, 2, row, 4, "", self.f_alert)
+        ws.merge_range(row, 2, row, 4, "", self.f_status)
         all_answered = _formula_text("template.cover.all-answered")
         unanswered = _formula_text("template.cover.unanswered", count=total_cell)
         shown = text("template.cover.all-answered") if total == 0 else text("template.cover.unanswered", count=total)
-        ws.write_formula(row, 2, f"=IF({total_cell}=0,{all_answered},{unanswered})", self.f_alert, shown)
+        ws.write_formula(row, 2, f"=IF({total_cell}=0,{all_answered},{unanswered})", self.f_status, shown)
+        # 「すべて回答済み」 reads calm; red and bold only while answers are missing.
+        ws.conditional_format(row, 2, row, 2, {"type": "cell", "criteria": "!=", "value": all_answered,
+                                               "format": self.f_check_bad})
         return ws, row + 2
 
     def _cover_items(self, ws, row: int, section: Section):
@@ -387,7 +466,8 @@ class _Builder:
             else:
                 note = sep.join(x for x in (item.hint, "" if item.required else text("template.note.optional")) if x)
             ws.write_string(row, 4, note.strip(sep), self.f_note)
-            ws.set_row(row, 20)
+            self._fit(ws, row, [(item.label, 2, 2, FONT_SIZE, False), (note.strip(sep), 4, 4, 9, False),
+                                (self._shown_text(item), ANSWER_COL, ANSWER_COL, FONT_SIZE, False)])
             if item.required and item.is_input:
                 refs.append(f"'{section.sheet}'!{xl_rowcol_to_cell(row, ANSWER_COL)}")
                 empty += self.answers.get(item.id) in (None, "")
@@ -412,11 +492,9 @@ class _Builder:
 
     def _notes_sheet(self):
         ws = self.wb.add_worksheet(SHEET_NOTES)
-        ws.set_column(0, 0, 6)
-        ws.set_column(1, 1, 12)
-        ws.set_column(2, 2, 10)
-        ws.set_column(3, 3, 8)
-        ws.set_column(4, 4, 80)
+        self.widths[SHEET_NOTES] = {0: 6, 1: 12, 2: 10, 3: 8, 4: 80}
+        for col, width in self.widths[SHEET_NOTES].items():
+            ws.set_column(col, col, width)
         ws.set_paper(9)
         ws.set_landscape()
         ws.fit_to_pages(1, 0)
@@ -424,7 +502,7 @@ class _Builder:
         ws.set_footer("&C&9&P / &N")
         ws.write_string(0, 0, text("template.notes.title", name=self.school.name, count=len(self.notes)), self.f_title)
         ws.merge_range(1, 0, 1, 4, text("template.notes.instruction"), self.f_text)
-        ws.set_row(1, 30)
+        self._fit(ws, 1, [(text("template.notes.instruction"), 0, 4, FONT_SIZE, False)])
         heads = (text("template.notes.head.number"), text("template.head.sheet"), text("template.notes.head.cell"),
                  text("template.notes.head.severity"), text("template.notes.head.message"))
         for c, h in enumerate(heads):
@@ -442,7 +520,7 @@ class _Builder:
             kind = SEVERITY[note.severity] if note.severity in ("error", "query") else text("template.notes.reference")
             ws.write_string(r, 3, kind, self.f_ref)
             ws.write_string(r, 4, note.message, self.f_label)
-            ws.set_row(r, max(20, 14 * (len(note.message) // 55 + 1)))
+            self._fit(ws, r, [(note.sheet, 1, 1, FONT_SIZE, False), (note.message, 4, 4, FONT_SIZE, False)])
         ws.protect()
         ws.activate()
 
@@ -472,7 +550,8 @@ class _Builder:
         if self.kind == KIND_RETURN:
             self._notes_sheet()
         cover_section = self.d.sections[0]
-        cover_ws = self._sheet(cover_section.sheet, [(1, 14), (2, 40), (3, 26), (4, 36)])
+        cover_ws = self._sheet(cover_section.sheet, [(1, 14), (2, 40), (3, self._answer_width(cover_section, 26)),
+                                                     (4, 36)], cover=True)
         status_rows = []
         for section in self.d.sections[1:]:
             if any(i.section == section.id for i in self.items):

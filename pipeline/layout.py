@@ -12,6 +12,7 @@ A very hidden `_meta` sheet carries the fields in META_KEYS, one per row (key in
 from __future__ import annotations
 
 import re
+import unicodedata
 
 NAME_PREFIX = "q_"
 SHEET_META = "_meta"
@@ -84,3 +85,41 @@ def parse_name_ref(text: str) -> tuple[str, str] | None:
 def header_text(text: str) -> str:
     """Text for an Excel page header or footer: '&' starts a control code there."""
     return text.replace("&", "&&")
+
+
+# ---------------------------------------------------------------- how much room a text takes, without fonts
+# The outputs are laid out where no font can be measured (a board PC, CI): widths are estimated per
+# character, generously, so that they hold for Meiryo UI, Yu Gothic, Noto Sans CJK and DejaVu Sans alike
+# (tests/text_metrics.py measures them with real fonts). In em, i.e. multiples of the font size.
+
+LINE_EM = 1.45  # the height of one line of Japanese text (Noto Sans CJK's is 1.448, Meiryo's less)
+
+
+def char_em(ch: str) -> float:
+    if unicodedata.east_asian_width(ch) in "WFA" or ch in "%@MWmw":
+        return 1.0
+    if ch in ".,:;!|'ijl()[] ":
+        return 0.4
+    return 0.78
+
+
+def text_em(text: str, *, bold: bool = False) -> float:
+    """Width of one line of `text` in em (bold Latin letters are a little wider)."""
+    return sum(char_em(ch) for ch in text) * (1.08 if bold else 1.0)
+
+
+def wrapped_lines(text: str, width_em: float, *, bold: bool = False) -> int:
+    """Lines `text` takes in a box `width_em` wide, wrapped at any character as Japanese wraps;
+    every line break in the text starts a line."""
+    scale = 1.08 if bold else 1.0
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        used = 0.0
+        for ch in paragraph:
+            w = char_em(ch) * scale
+            if used + w > width_em and used > 0:
+                lines += 1
+                used = 0.0
+            used += w
+    return lines

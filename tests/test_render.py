@@ -253,10 +253,9 @@ def test_school_text_is_escaped(report):
 
 def test_small_counts_are_not_shown_on_their_own(report, scores):
     html, md = report
-    # Three 高等学校: their coverage rate is not shown, yet they count in 全体.
-    assert "| 高等学校 | 3 | 3 | 0 | 0 | — |" in md
-    row = next(line for line in md.splitlines() if line.startswith("| 高等学校 | 3 |"))
-    assert "100.0%" not in row
+    # Three 高等学校: their coverage is about schools and is shown with the counts that give it (issue 11:
+    # 「—」 beside 3 of 3 misled), and they count in 全体.
+    assert "| 高等学校 | 3 | 3 | 0 | 0 | 100.0% |" in md
     assert "| 全体 | 35 | 34 | 0 | 1 | 97.1% |" in md
 
 
@@ -287,7 +286,7 @@ def test_everything_renders_when_all_schools_are_missing():
     out = render_outputs(DEF, s, RUN)
     md = out["報告書.md"].decode()
     assert "小学校の①は有効な回答がなく、率を算出できません。" in md
-    assert "| 高等学校 | 1 | — | — | — |" in md  # no own target judged
+    assert "| 高等学校 | 1 | 0 | 0 | — |" in md  # no own target judged
     assert "- 集計できる回答がまだありません（集計対象 0校）。" in md
     wb = openpyxl.load_workbook(io.BytesIO(out["集約結果.xlsx"]))
     r = _find_row(wb["場面別KPI"], 校種="小学校", 場面="①調べる")

@@ -20,7 +20,7 @@ TEXTS = {
     "ignored.desktop-ini": "Windows が自動で作るフォルダー設定ファイル（desktop.ini）のため対象外です。",
     "ignored.ds-store": "macOS が自動で作るフォルダー設定ファイル（.DS_Store）のため対象外です。",
     # --- reason: a file read but not used
-    "reason.has-errors": "エラーが{count}件あるため使用しません（problems.csv と 差戻し を参照）。",
+    "reason.has-errors": "エラーが{count}件あるため使用しません（エラーの内容は職員用の集約結果と差戻しファイルにあります）。",
     "reason.superseded": "同じ学校のより新しい提出（{winner}）を使用します。",
     "reason.name-hint": "（ファイル名に学校一覧の学校コード {code}（{name}）があります。この学校からの提出かもしれません）",
     # --- order: which of two differing files of one school was used (the submissions-differ query)
@@ -63,7 +63,7 @@ TEXTS = {
     "detail.cannot-read": "読み込めません: {error}",
     # --- detail: the container (zip, XML parts, old Excel)
     "detail.zip-truncated": "ZIP 形式が途中で切れているか壊れています",
-    "detail.zip-corrupt": "ZIP の中身が壊れています（{error}）",
+    "detail.zip-corrupt": "ZIP の中身が壊れています",  # the library's English error stays out of a Japanese reason
     "detail.zip-method": "表計算ソフトが使わない圧縮方式（{method}）の部分があります",
     "detail.zip-member-size": "展開すると {mb} MB になる部分があります",
     "detail.zip-total-size": "展開すると {mb} MB になります",

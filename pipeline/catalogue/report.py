@@ -7,8 +7,8 @@ TEXTS = {
     "report.suppressed-note": "「{dash}」は、対象が{small_n}校（人）未満のため個別には示していない値、"
                               "または算出できない値です（全体には含めています）。",
     "report.provisional-mark": "＊",
+    "report.provisional-legend": "{mark}は暫定の値です。{note}",
     "report.trend-note": "{first_year}は計画の「{baseline}」です。＊は暫定。",
-    "report.policy-rate-provisional": "{rate}、暫定",
     "report.environment.mean-sum": "平均 {mean}{unit}（合計 {sum}{unit}）",
     # one sentence per KPI and school type
     "report.kpi.no-answers": "{school_type}の{mark}は有効な回答がなく、率を算出できません。",
@@ -19,7 +19,6 @@ TEXTS = {
     # SVG charts
     "report.chart.kpi-title": "{school_type}：{title}",
     "report.chart.result": "結果",
-    "report.chart.provisional": "（暫定）",
     "report.chart.checklist-title": "区分別の割合（{scope}）と全国",
     "report.chart.city": "本市",
     "report.chart.national-r6": "全国（令和6年度）",

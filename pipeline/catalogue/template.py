@@ -4,7 +4,6 @@ from __future__ import annotations
 TEXTS = {
     # every sheet
     "template.separator": "　",  # between the parts of one line (the contact, the notes beside a cell)
-    "template.school": "{name}（{type}）",
     "template.company": "仙台市教育委員会",  # the workbook's document property
     # column heads
     "template.head.number": "番号",
@@ -55,7 +54,7 @@ TEXTS = {
     "template.input.choice": "▼から選んでください。",
     "template.error.choice": "▼の一覧から選んでください。",
     "template.input.integer": "半角の整数（{min}～{max}{unit}）で入力してください。",
-    "template.error.integer": "{min}～{max} の整数（半角数字のみ）を入力してください。「3回」のような文字は入れません。",
+    "template.error.integer": "{min}～{max}{unit}の整数を、半角数字だけで入力してください（単位などの文字は入れません）。",
     "template.input.date": "2026/2/10 のように入力してください。",
     "template.error.date": "日付を 2026/2/10 のように入力してください。",
     "template.input.text": "{max_length}文字以内で入力してください。",

@@ -17,9 +17,10 @@ from markupsafe import Markup, escape
 
 from ..catalogue import text
 from ..definition import Definition
-from ..ja import (ALL_SCHOOLS, DASH, FILE_STATUS, SCHOOL_STATUS, count, enumeration, fiscal_year_label,
-                  fiscal_year_short, isnull, listing, met, num, pct, pt, target_pct, western_date)
-from ..layout import checklist_row_label
+from ..catalogue.problems import problem_label
+from ..ja import (ALL_SCHOOLS, DASH, FILE_STATUS, SCHOOL_STATUS, count, enumeration, era_date, fiscal_year_label,
+                  fiscal_year_short, grouped, isnull, listing, met, pct, pt, target_pct)
+from ..layout import checklist_row_label, text_em
 from ..score import SMALL_N, Scores
 from .common import RunInfo, severity_ja
 
@@ -34,6 +35,8 @@ def build_report(definition: Definition, scores: Scores, run_info: RunInfo) -> t
     md_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
                                 finalize=_md_escape, undefined=jinja2.StrictUndefined, trim_blocks=True,
                                 lstrip_blocks=True)
+    for env in (html_env, md_env):
+        env.filters["count"] = count
     html_text = html_env.get_template("report.html.j2").render(**ctx)
     md_text = md_env.get_template("report.md.j2").render(**ctx)
     return html_text, re.sub(r"\n{3,}", "\n\n", md_text)
@@ -60,6 +63,11 @@ def _rate_or_dash(rate, n) -> str:
     return pct(rate) if _shown(n) else DASH
 
 
+def _mark(provisional) -> str:
+    """＊ after a figure that is provisional (暫定), "" otherwise."""
+    return PROVISIONAL_MARK if provisional else ""
+
+
 def kpi_sentence(d: Definition, r, fiscal_year: int) -> str:
     """「中学校の④は目標55%に対し48.4%（▲6.6pt）で未達成、R6比+14.0pt。」"""
     if r["respondents"] == 0 or isnull(r["rate"]):
@@ -74,90 +82,89 @@ def kpi_sentence(d: Definition, r, fiscal_year: int) -> str:
 
 
 # ---------------------------------------------------------------- SVG charts (text stays text)
+# Layout: row labels right-aligned left of the plot, bars from 0 %, thin markers (R6, targets) across
+# the row, and every value in its own column right of 100 %, so no marker or bar end ever covers a
+# figure. Widths are estimated from the characters (layout.text_em), generously, so the layout holds
+# with the fonts of Windows, macOS and Linux alike; tests measure it with real fonts.
 
 
 _COLORS = {"result": "#2F5597", "baseline": "#7F7F7F", "target": "#ED7D31", "national": "#70AD47"}
+CHART_WIDTH = 680  # px: the report's text width (184 mm) at 96 dpi, less a little
 
 
-def _svg_text(x, y, text, *, size=11, anchor="start", weight="normal", fill="#222") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
-            f'fill="{fill}">{escape(text)}</text>')
+def text_width(s: str, size: float) -> float:
+    """A generous width of `s` in px at font-size `size` (layout.text_em)."""
+    return text_em(s) * size
 
 
-def _percent_grid(x, top: float, bottom: float) -> list[str]:
-    """Vertical lines every 20% with their labels under the plot."""
-    out = []
+def _svg_text(x, y, text, *, size=11, anchor="start", weight="normal", fill="#222", cls="") -> str:
+    klass = f' class="{cls}"' if cls else ""
+    return (f'<text{klass} x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+            f'font-weight="{weight}" fill="{fill}">{escape(text)}</text>')
+
+
+def _rect(x, y, w, h, fill, cls) -> str:
+    return f'<rect class="{cls}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{fill}"/>'
+
+
+def bar_chart_svg(title: str, legend: list[tuple[str, str]], rows: list[dict]) -> Markup:
+    """Horizontal 0–100 % bars, one row each: {"label", "rate" (None: 「—」), "mark" (after the value,
+    e.g. ＊), "markers": [(value, colour key)]}; legend: [(colour key, label)], the first is the bar."""
+    size, row_h, bar_h, top = 10, 32, 16, 50
+    values = [pct(r["rate"]) + r.get("mark", "") if not isnull(r["rate"]) else DASH for r in rows]
+    label_w = max([text_width(r["label"], size) for r in rows] + [60]) + 14
+    value_w = max([text_width(v, size) for v in values] + [30])
+    plot_w = CHART_WIDTH - label_w - value_w - 24
+    width, height = CHART_WIDTH, top + row_h * len(rows) + 26
+    x = lambda v: label_w + plot_w * float(v) / 100  # noqa: E731
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-label="{escape(title)}">',
+             _svg_text(4, 17, title, size=13, weight="bold", cls="title")]
+    lx = 4.0
+    for n, (key, label) in enumerate(legend):
+        parts.append(_rect(lx, 28, 14, 9, _COLORS[key], "swatch") if n == 0 else
+                     _rect(lx + 5, 25, 3, 15, _COLORS[key], "swatch"))
+        parts.append(_svg_text(lx + 18, 37, label, size=size, cls="legend"))
+        lx += 18 + text_width(label, size) + 16
+    bottom = top + row_h * len(rows)
     for gx in range(0, 101, 20):
-        out.append(f'<line x1="{x(gx):.1f}" y1="{top - 4}" x2="{x(gx):.1f}" y2="{bottom}" stroke="#DDD" stroke-width="1"/>')
-        out.append(_svg_text(x(gx), bottom + 14, f"{gx}%", size=9, anchor="middle", fill="#666"))
-    return out
+        parts.append(f'<line x1="{x(gx):.1f}" y1="{top - 4}" x2="{x(gx):.1f}" y2="{bottom}" stroke="#DDD" '
+                     f'stroke-width="1"/>')
+        parts.append(_svg_text(x(gx), bottom + 14, f"{gx}%", size=9, anchor="middle", fill="#666", cls="axis"))
+    for i, (r, value) in enumerate(zip(rows, values)):
+        y = top + i * row_h
+        mid = y + row_h / 2
+        parts.append(_svg_text(label_w - 8, mid + 4, r["label"], size=size, anchor="end", cls="label"))
+        if not isnull(r["rate"]):
+            parts.append(_rect(label_w, mid - bar_h / 2, plot_w * float(r["rate"]) / 100, bar_h,
+                               _COLORS[legend[0][0]], "bar"))
+        for v, key in r["markers"]:
+            if not isnull(v):
+                parts.append(_rect(x(v) - 1.5, y + 3, 3, row_h - 6, _COLORS[key], "marker"))
+        parts.append(_svg_text(width - 4, mid + 4, value, size=size, anchor="end",
+                               fill="#000" if value != DASH else "#666", cls="value"))
+    parts.append("</svg>")
+    return Markup("".join(parts))
 
 
 def kpi_chart_svg(d: Definition, rows: list[dict], title: str) -> Markup:
-    """Horizontal bars (result) with markers for R6, the city target and the national KPI, per scene."""
-    base_l, tgt_l, nat_l = d.kpi_table.baseline_label, d.kpi_table.target_label, d.kpi_table.national_label
-    label_w, plot_w, row_h, top = 190, 420, 34, 46
-    width, height = label_w + plot_w + 60, top + row_h * len(rows) + 40
-    x = lambda v: label_w + plot_w * float(v) / 100  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-label="{escape(title)}" font-family="sans-serif">',
-             _svg_text(4, 18, title, size=13, weight="bold")]
-    # Legend
-    lx = 4
-    for key, label, shape in (("result", text("report.chart.result"), "bar"), ("baseline", base_l, "tick"),
-                              ("target", tgt_l, "tick"), ("national", nat_l, "tick")):
-        if shape == "bar":
-            parts.append(f'<rect x="{lx}" y="27" width="14" height="9" fill="{_COLORS[key]}"/>')
-        else:
-            parts.append(f'<rect x="{lx + 5}" y="24" width="3" height="15" fill="{_COLORS[key]}"/>')
-        parts.append(_svg_text(lx + 18, 36, label, size=10))
-        lx += 24 + 11 * len(label)
-    parts += _percent_grid(x, top, top + row_h * len(rows))
-    for i, r in enumerate(rows):
-        y = top + i * row_h
-        parts.append(_svg_text(label_w - 6, y + 19, r["short"], size=10, anchor="end"))
-        shown = _shown(r["respondents"]) and not isnull(r["rate"])
-        if shown:
-            parts.append(f'<rect x="{label_w}" y="{y + 8}" width="{plot_w * float(r["rate"]) / 100:.1f}" height="16" '
-                         f'fill="{_COLORS["result"]}"/>')
-            provisional = text("report.chart.provisional") if r["provisional"] else ""
-            parts.append(_svg_text(x(r["rate"]) + 4, y + 21, pct(r["rate"]) + provisional, size=10, fill="#000"))
-        else:
-            parts.append(_svg_text(label_w + 4, y + 21, DASH, size=10, fill="#666"))
-        for key in ("baseline", "target", "national"):
-            v = r["baseline" if key == "baseline" else "target" if key == "target" else "national_target"]
-            if not isnull(v):
-                parts.append(f'<rect x="{x(v) - 1.5:.1f}" y="{y + 3}" width="3" height="26" fill="{_COLORS[key]}"/>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    """Bars (result) with markers for R6, the city target and the national KPI, per scene."""
+    kt = d.kpi_table
+    legend = [("result", text("report.chart.result")), ("baseline", kt.baseline_label),
+              ("target", kt.target_label), ("national", kt.national_label)]
+    bars = [{"label": r["short"],
+             "rate": r["rate"] if _shown(r["respondents"]) and not isnull(r["rate"]) else None,
+             "mark": _mark(r["provisional"]),
+             "markers": [(r["baseline"], "baseline"), (r["target"], "target"), (r["national_target"], "national")]}
+            for r in rows]
+    return bar_chart_svg(title, legend, bars)
 
 
 def checklist_chart_svg(rows: list[dict], title: str) -> Markup:
-    label_w, plot_w, row_h, top = 230, 360, 30, 44
-    width, height = label_w + plot_w + 80, top + row_h * len(rows) + 36
-    x = lambda v: label_w + plot_w * float(v) / 100  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-label="{escape(title)}" font-family="sans-serif">',
-             _svg_text(4, 18, title, size=13, weight="bold"),
-             f'<rect x="4" y="27" width="14" height="9" fill="{_COLORS["result"]}"/>',
-             _svg_text(22, 36, text("report.chart.city"), size=10),
-             f'<rect x="75" y="24" width="3" height="15" fill="{_COLORS["national"]}"/>',
-             _svg_text(84, 36, text("report.chart.national-r6"), size=10)]
-    parts += _percent_grid(x, top, top + row_h * len(rows))
-    for i, r in enumerate(rows):
-        y = top + i * row_h
-        parts.append(_svg_text(label_w - 6, y + 18, r["label"], size=10, anchor="end"))
-        if r["shown"] and not isnull(r["rate"]):
-            parts.append(f'<rect x="{label_w}" y="{y + 7}" width="{plot_w * float(r["rate"]) / 100:.1f}" height="15" '
-                         f'fill="{_COLORS["result"]}"/>')
-            parts.append(_svg_text(x(r["rate"]) + 4, y + 19, pct(r["rate"]), size=10, fill="#000"))
-        else:
-            parts.append(_svg_text(label_w + 4, y + 19, DASH, size=10, fill="#666"))
-        if not isnull(r.get("national")):
-            parts.append(f'<rect x="{x(r["national"]) - 1.5:.1f}" y="{y + 2}" width="3" height="25" '
-                         f'fill="{_COLORS["national"]}"/>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    legend = [("result", text("report.chart.city")), ("national", text("report.chart.national-r6"))]
+    bars = [{"label": r["label"], "rate": r["rate"] if r["shown"] and not isnull(r["rate"]) else None,
+             "mark": r.get("mark", ""), "markers": [(r.get("national"), "national")]} for r in rows]
+    return bar_chart_svg(title, legend, bars)
 
 
 def _bar(rate, n) -> str:
@@ -179,7 +186,7 @@ def report_context(d: Definition, s: Scores, run: RunInfo) -> dict:
     for r in kpi:
         r["sentence"] = kpi_sentence(d, r, fy)
         r["shown"] = _shown(r["respondents"])
-        r["rate_text"] = _rate_or_dash(r["rate"], r["respondents"])
+        r["rate_text"] = _rate_or_dash(r["rate"], r["respondents"]) + _mark(r["shown"] and r["provisional"])
         r["met_text"] = met(r["met"]) if r["shown"] else DASH
         r["diff_target_text"] = pt(r["diff_target"]) if r["shown"] else DASH
         r["diff_baseline_text"] = pt(r["diff_baseline"]) if r["shown"] else DASH
@@ -194,14 +201,19 @@ def report_context(d: Definition, s: Scores, run: RunInfo) -> dict:
 
     cov = s.coverage.to_dict("records")
     for r in cov:
-        r["rate_text"] = _rate_or_dash(r["rate"], r["schools"])
+        # Shares of schools that answered are about schools, not people: shown for every school type.
+        r["rate_text"] = pct(r["rate"]) + _mark(not isnull(r["rate"]) and r["provisional"])
     total = next(r for r in cov if r["school_type"] == ALL_SCHOOLS)
 
     return {
         "d": d, "survey": d.survey, "kt": kt, "run": run, "fy_label": d.survey.fiscal_year_label,
-        "reference_date": western_date(d.survey.reference_date), "deadline": western_date(d.survey.deadline),
+        "reference_date": era_date(d.survey.reference_date) if d.survey.reference_date else "",
+        "deadline": era_date(d.survey.deadline), "generated": era_date(run.generated_at.date()),
+        "provisional_mark": PROVISIONAL_MARK, "staff_workbook": text("name.staff-workbook"),
         "small_n": SMALL_N, "suppressed_note": text("report.suppressed-note", dash=DASH, small_n=SMALL_N),
-        "provisional_note": text("board.provisional-note"), "all_schools": ALL_SCHOOLS,
+        "provisional_legend": text("report.provisional-legend", mark=PROVISIONAL_MARK,
+                                   note=text("board.provisional-note")),
+        "all_schools": ALL_SCHOOLS,
         "baseline_short": fiscal_year_short(fy - 1),
         "coverage": cov, "coverage_total": total, "any_provisional": bool(s.coverage["provisional"].any()),
         "types": types,
@@ -239,9 +251,7 @@ def _ward_tables(d: Definition, s: Scores) -> list[dict]:
                     continue
                 c = c.iloc[0]
                 shown = _rate_or_dash(c["rate"], c["respondents"])
-                if shown != DASH and c["provisional"]:
-                    shown += PROVISIONAL_MARK
-                cells.append(shown)
+                cells.append(shown + _mark(shown != DASH and c["provisional"]))
             n = int(sub[sub["ward"] == ward]["respondents"].max())
             rows.append({"ward": ward, "respondents": n, "cells": cells})
         out.append({"school_type": t, "marks": [marks[k] for k in kids], "rows": rows})
@@ -266,7 +276,7 @@ def _trend_table(d: Definition, s: Scores) -> dict:
                 if isnull(v) or (y == d.survey.fiscal_year and not shown):
                     cells.append(DASH)
                 else:
-                    cells.append(pct(v) + (PROVISIONAL_MARK if y == d.survey.fiscal_year and provisional else ""))
+                    cells.append(pct(v) + _mark(y == d.survey.fiscal_year and provisional))
             rows.append({"school_type": ty, "mark": k.mark, "short": k.short, "cells": cells})
     return {"years": [fiscal_year_label(y) for y in years], "rows": rows,
             "note": text("report.trend-note", first_year=fiscal_year_label(years[0]),
@@ -276,12 +286,12 @@ def _trend_table(d: Definition, s: Scores) -> dict:
 def _own_context(d: Definition, s: Scores) -> dict:
     summary = []
     for r in s.own_target_summary.to_dict("records"):
-        shown = _shown(r["schools"])
-        summary.append({**r, "rate_text": pct(r["rate"]) if shown else DASH, "shown": shown})
+        shown = _shown(r["schools"]) and not isnull(r["rate"])
+        summary.append({**r, "rate_text": pct(r["rate"]) + _mark(r["provisional"]) if shown else DASH, "shown": shown})
     total = next((r for r in summary if r["school_type"] == ALL_SCHOOLS), None)
-    mark = PROVISIONAL_MARK if total is not None and total["provisional"] else ""
+    mark = _mark(total is not None and total["provisional"])
     per_scene = [{"mark": r["mark"], "short": r["short"], "judged": r["targets"], "met": r["met"],
-                  "rate_text": pct(r["rate"]) + mark if _shown(r["targets"]) else DASH}
+                  "rate_text": pct(r["rate"]) + mark if _shown(r["targets"]) and not isnull(r["rate"]) else DASH}
                  for r in s.own_target_scenes.to_dict("records")]
     return {"types": listing(d.kpi_table.own_target_types), "summary": summary, "per_scene": per_scene,
             "total": total, "schools": int(total["schools"]) if total else 0}
@@ -313,9 +323,7 @@ def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
                     if t in rows.index:
                         r = rows.loc[t]
                         shown = _rate_or_dash(r["rate"], r["respondents"])
-                        if shown != DASH and r["provisional"]:
-                            shown += PROVISIONAL_MARK
-                        cells.append(shown)
+                        cells.append(shown + _mark(shown != DASH and r["provisional"]))
                     else:
                         cells.append("")  # the item does not apply to this school type
                 items.append({"plan_ref": first["plan_ref"], "label": first["label"], "target": first["target"],
@@ -325,8 +333,7 @@ def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
         shown = total is not None and _shown(total["respondents"]) and not isnull(total["rate"])
         rate_text = DASH
         if shown:
-            rate_text = (text("report.policy-rate-provisional", rate=pct(total["rate"])) if total["provisional"]
-                         else pct(total["rate"]))
+            rate_text = pct(total["rate"]) + _mark(total["provisional"])
         out.append({"policy": policy, "title": pol.title, "measures": measures, "rate_text": rate_text,
                     "respondents": int(total["respondents"]) if total is not None else 0,
                     "met": int(total["met"]) if total is not None else 0})
@@ -349,32 +356,32 @@ def _checklist_context(d: Definition, s: Scores, types: list[str]) -> dict:
                 continue
             c = c.iloc[0]
             n = c["teachers"] if not isnull(c["teachers"]) else 0
-            cells.append(pct(c["rate"]) + (PROVISIONAL_MARK if c["provisional"] else "")
-                         if _shown(n) and not isnull(c["rate"]) else DASH)
+            cells.append(pct(c["rate"]) + _mark(c["provisional"]) if _shown(n) and not isnull(c["rate"]) else DASH)
         allc = cats[(cats["category"] == key) & (cats["school_type"] == ALL_SCHOOLS)].iloc[0]
         shown = _shown(allc["teachers"] if not isnull(allc["teachers"]) else 0)
         rows.append({"category": key, "title": cat.title, "cells": cells,
                      "national": pct(cat.national_r6) if cat.national_r6 is not None else DASH,
                      "diff": pt(allc["diff_national"]) if shown else DASH})
         chart_rows.append({"label": f"{key} {cat.title[:14]}{'…' if len(cat.title) > 14 else ''}",
-                           "rate": allc["rate"], "national": cat.national_r6, "shown": shown})
+                           "rate": allc["rate"], "national": cat.national_r6, "shown": shown,
+                           "mark": _mark(allc["provisional"])})
     items = []
     ci = s.checklist_items
     for r in m.rows:
         c = ci[(ci["row"] == r.key) & (ci["school_type"] == ALL_SCHOOLS)].iloc[0]
-        items.append({"key": checklist_row_label(r.key), "label": r.label, "verified": r.verified,
-                      "rate": pct(c["rate"]) if _shown(c["teachers"]) else DASH})
+        items.append({"key": checklist_row_label(r.key), "label": r.label,
+                      "rate": pct(c["rate"]) + _mark(c["provisional"]) if _shown(c["teachers"]) else DASH})
     allrow = cats[cats["school_type"] == ALL_SCHOOLS]
     teachers = int(allrow["teachers"].iloc[0]) if not allrow.empty and not isnull(allrow["teachers"].iloc[0]) else 0
     schools = int(allrow["schools"].iloc[0]) if not allrow.empty else 0
     return {"positive": positive, "rows": rows, "items": items, "national_source": m.national_source,
-            "teachers": teachers, "schools": schools, "any_unverified": any(not r.verified for r in m.rows),
+            "teachers": teachers, "schools": schools,
             "chart": checklist_chart_svg(chart_rows, text("report.chart.checklist-title", scope=ALL_SCHOOLS))}
 
 
 def _ratio_text(value, unit: str, places) -> str:
     """A derived environment figure: 2.5% for a share, 1.03人 for a ratio."""
-    return pct(value) if unit == "%" else f"{num(value, int(places))}{unit}"
+    return pct(value) if unit == "%" else f"{grouped(value, int(places))}{unit}"
 
 
 def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
@@ -392,8 +399,7 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
             if not _shown(r["schools"]) or isnull(r["value"]):
                 cells.append(DASH)
             else:
-                cells.append(_ratio_text(r["value"], first["unit"], first["places"])
-                             + (PROVISIONAL_MARK if r["provisional"] else ""))
+                cells.append(_ratio_text(r["value"], first["unit"], first["places"]) + _mark(r["provisional"]))
         ratios.append({"label": first["label"], "cells": cells})
     e = s.environment
     items = []
@@ -406,10 +412,10 @@ def _environment_context(d: Definition, s: Scores, types: list[str]) -> dict:
         if not shown:
             value = DASH
         elif r["type"] == "integer":
-            value = text("report.environment.mean-sum", mean=num(r["mean"]), sum=count(r["sum"]), unit=r["unit"])
+            value = text("report.environment.mean-sum", mean=grouped(r["mean"]), sum=count(r["sum"]), unit=r["unit"])
         else:
             value = r["breakdown"]
-        items.append({"label": r["label"], "value": value + (PROVISIONAL_MARK if shown and r["provisional"] else ""),
+        items.append({"label": r["label"], "value": value + _mark(shown and r["provisional"]),
                       "target": r["target"], "rate": pct(r["rate"]) if shown and r["target"] else ""})
     return {"ratios": ratios, "items": items}
 
@@ -472,7 +478,7 @@ def _problem_rows(s: Scores) -> list[dict]:
     p = s.problems
     for r in s.problem_counts.to_dict("records"):
         example = p[(p["code"] == r["code"]) & (p["severity"] == r["severity"])]["message"]
-        rows.append({**r, "severity_ja": severity_ja(r["severity"]),
+        rows.append({**r, "severity_ja": severity_ja(r["severity"]), "label": problem_label(r["code"]),
                      "example": example.iloc[0] if not example.empty else ""})
     return rows
 
