@@ -123,6 +123,13 @@ def num(x, places: int = 1) -> str:
     return f"{Decimal(str(x)):.{places}f}"
 
 
+def grouped(x, places: int = 1) -> str:
+    """Like num, with thousands separators: 1115 -> 1,115.0 (a mean or a total that can pass 999)."""
+    if isnull(x):
+        return DASH
+    return f"{Decimal(str(x)):,.{places}f}"
+
+
 def pct(x, places: int = 1) -> str:
     return DASH if isnull(x) else f"{num(x, places)}%"
 
