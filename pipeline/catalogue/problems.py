@@ -63,6 +63,45 @@ PROBLEMS: dict[str, Spec] = {
 }
 
 
+# code -> what the problem is, in a few words: how a problem code is named on paper (the report's 付録2,
+# the board pack's counts). The code itself stays in data columns (problems.csv) for sorting and pivots.
+LABELS: dict[str, str] = {
+    "required-missing": "未回答",
+    "not-a-choice": "選択肢にない回答",
+    "not-an-integer": "整数として読めない値",
+    "below-minimum": "下限より小さい値",
+    "above-maximum": "上限を超える値",
+    "not-a-date": "日付として読めない値",
+    "date-out-of-range": "対象期間外の日付",
+    "text-too-long": "文字数の超過",
+    "value-normalised": "読み替えた入力",
+    "checklist-sum": "チェックリストの合計が教員数と不一致",
+    "check-le": "内訳が全体の数を超える",
+    "check-ratio-max": "他の回答に比べて多すぎる値",
+    "check-ratio-min": "他の回答に比べて少なすぎる値",
+    "change-from-last-year": "前年度からの大きな変化",
+    "file-empty": "空のファイル",
+    "file-not-spreadsheet": "調査票でないファイル",
+    "file-broken": "壊れたファイル",
+    "file-crashed-reader": "読み取れないファイル",
+    "file-encrypted": "パスワード付きのファイル",
+    "file-unsafe": "安全でない可能性のあるファイル",
+    "file-macro": "マクロ付きのブック",
+    "file-link": "リンク（ショートカット）",
+    "file-too-large": "大きすぎるファイル",
+    "not-our-survey": "別の調査の調査票",
+    "wrong-year": "別の年度の調査票",
+    "outdated-template": "古い版・改変された調査票",
+    "unknown-school": "学校一覧にない学校コード",
+    "school-mismatch": "学校コードの不一致",
+}
+
+
+def problem_label(code: str) -> str:
+    """The Japanese name of a problem code (a code without a label shows as itself, never as nothing)."""
+    return LABELS.get(code, code)
+
+
 # How a school should type a value next time: completes 「次回は{how}で入力してください。」
 TEXTS = {
     "how.half-width": "半角数字",
