@@ -10,6 +10,7 @@ from ..score import Scores
 from .common import RunInfo
 
 WORKBOOK_NAME = text("name.board-workbook")
+STAFF_WORKBOOK_NAME = text("name.staff-workbook")
 REPORT_HTML_NAME = text("name.report-html")
 REPORT_MD_NAME = text("name.report-md")
 KPI_CSV_NAME = "kpi.csv"
