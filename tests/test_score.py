@@ -365,3 +365,29 @@ def test_highlights_skip_figures_from_fewer_than_five_schools():
     s = run(entries)
     assert [(g["kpi_id"], g["school_type"]) for g in s.highlights["gaps"]] == [("scene_2", "小学校")]
     assert s.highlights["kpi_judged"] == 5 and s.highlights["kpi_met"] == 4
+
+
+# ---------------------------------------------------------------- 暫定 and the problems a school is counted for
+
+
+def test_a_policy_answered_by_every_school_is_not_provisional_though_some_answers_are_not_applicable():
+    """Regression (issue 11): 該当なし is an answer left out of the share, not a missing answer."""
+    s1 = school("S1", "中等教育学校")
+    s = run([(s1, answers_for(s1, act_4_1_1_tools="該当なし", act_4_2_3_community="該当なし"))])
+    row = s.action_policies[(s.action_policies["policy"].astype(str) == "4") & (s.action_policies["school_type"] == "中等教育学校")]
+    assert row.iloc[0]["respondents"] == 3  # the two 該当なし are out of the share...
+    assert not row.iloc[0]["provisional"]  # ...but the school answered everything
+    a = s.actions[(s.actions["item_id"] == "act_4_1_1_tools") & (s.actions["school_type"] == "中等教育学校")]
+    assert (a.iloc[0]["answered"], a.iloc[0]["respondents"]) == (1, 0)
+
+
+def test_a_submitted_school_is_counted_for_the_problems_of_its_used_file_only():
+    e1, e2 = school("E1"), school("E2")
+    old = {"file": "old/E1.xlsx", "school_code": "E1", "sheet": "表紙", "cell": "C5", "item_id": "teachers",
+           "value": "x", "code": "not-an-integer", "severity": "error", "message": "m"}
+    used = {**old, "file": "E1.xlsx", "code": "value-normalised", "severity": "warning"}
+    rejected = {**old, "file": "E2.xlsx", "school_code": "E2"}
+    s = run([(e1, answers_for(e1))], invalid=[e2], problems=[old, used, rejected])
+    counts = s.schools.set_index("school_code")[["n_error", "n_query", "n_warning"]]
+    assert counts.loc["E1"].tolist() == [0, 0, 1]  # its older, rejected file's error is no longer its problem
+    assert counts.loc["E2"].tolist() == [1, 0, 0]  # no file used: every file it sent counts
