@@ -195,6 +195,16 @@ def show(value) -> str:
     return str(value)
 
 
+# ---------------------------------------------------------------- line breaking
+
+# Characters a Japanese line never starts with (行頭禁則): closing marks, small kana, the long vowel mark.
+NO_LINE_START = frozenset("、。，．・：；？！）」』】〕〉》”’ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ%％")
+# Where a short heading reads well broken in two: after these, before these, before these words.
+BREAK_AFTER = frozenset("）」、・")
+BREAK_BEFORE = frozenset("（「")
+BREAK_BEFORE_WORDS = ("学校",)
+
+
 # ---------------------------------------------------------------- file names
 
 _WIN_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')

@@ -1,6 +1,6 @@
-"""The board's outputs opened by real applications: 報告書.html in headless Chromium (PNG and PDF),
-集約結果.xlsx converted to PDF by LibreOffice. Skipped, with the reason, where those are not installed
-(.ci/run installs them from Debian's packages)."""
+"""The board's outputs opened by real applications: 報告書.html in headless Chromium (PNG and PDF).
+Skipped, with the reason, where it is not installed (.ci/run installs it from Debian's packages).
+集約結果.xlsx printed to PDF by LibreOffice, and its pages checked, is tests/test_board_pack.py."""
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +11,6 @@ from pipeline.consolidate import run
 from devtools.simulate import simulate_inbox
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SOFFICE = shutil.which("soffice")
 PDFTOTEXT = shutil.which("pdftotext")
 
 
@@ -48,18 +47,3 @@ def test_report_renders_in_chromium_to_png_and_pdf(outputs, tmp_path):
         for phrase in ("調査の概要", "回収状況", "場面ごとの端末活用", "教員のICT活用指導力", "未提出校"):
             assert phrase in text.replace(" ", ""), phrase
         assert "①自分で調べる" in text.replace(" ", "")
-
-
-@pytest.mark.skipif(not SOFFICE, reason="LibreOffice (soffice) がないため省略（.ci/run が libreoffice-calc-nogui を入れます）")
-def test_workbook_converts_to_pdf_in_libreoffice(outputs, tmp_path):
-    book = tmp_path / "book.xlsx"
-    shutil.copy(outputs / "集約結果.xlsx", book)
-    subprocess.run([SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
-                   check=True, capture_output=True, timeout=300)
-    pdf = tmp_path / "book.pdf"
-    assert pdf.read_bytes().startswith(b"%PDF")
-    if PDFTOTEXT:
-        text = pdf_text(pdf).replace(" ", "")
-        for phrase in ("集約結果", "場面ごとの端末活用", "提出状況"):
-            assert phrase in text, phrase
