@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pandas as pd
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..catalogue import text
 from ..catalogue.problems import problem_label
@@ -19,7 +20,7 @@ from ..ja import (ALL_SCHOOLS, MET, PROVISIONAL, SCHOOL_STATUS, era_date, fiscal
                   isnull, listing, met)
 from ..layout import checklist_row_label
 from ..score import NO_WARD, Scores
-from .common import RunInfo, severity_ja
+from .common import RunInfo
 from .paper import Cell, PaperSheet, Placed
 from .xlsx import FONT, Book, Col, col, quote
 
@@ -59,8 +60,6 @@ class _Board(Book):
 
     def below(self, sh: PaperSheet, p: Placed, i: int, target: int) -> None:
         """A rate below the target beside it turns red."""
-        from xlsxwriter.utility import xl_rowcol_to_cell
-
         def options(first: int) -> dict:
             a = xl_rowcol_to_cell(first, p.columns[i])
             t = xl_rowcol_to_cell(first, p.columns[target], col_abs=True)
@@ -232,8 +231,6 @@ def _kpi_sheet(b: _Board) -> None:
 def _ward_sheet(b: _Board) -> None:
     """Per school type: the city's target, each ward, the whole city; one column per scene. A rate below
     the target of its school type is red."""
-    from xlsxwriter.utility import xl_rowcol_to_cell
-
     d, s = b.d, b.s
     kt = d.kpi_table
     _, tgt, _ = _kpi_labels(d)
