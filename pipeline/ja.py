@@ -18,6 +18,16 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def half_width_digits(text: str) -> str:
+    """「令和５～９年度」 -> 「令和5～9年度」: digits written one way in what we print (the plan's own text
+    mixes both widths); every other character is kept as written (unlike nfkc, which also turns （）～ into
+    ASCII)."""
+    return text.translate(_FULL_WIDTH_DIGITS)
+
+
 # ---------------------------------------------------------------- years and dates
 
 WEEKDAYS = "月火水木金土日"
@@ -31,8 +41,13 @@ def era_number(n: int) -> str:
     return "元" if n == 1 else str(n)
 
 
-def era_date(d: dt.date, *, weekday: bool = True) -> str:
-    """2026-02-27 -> 令和8年2月27日（金）; 2019-05-01 -> 令和元年5月1日（水）."""
+def era_date(d: dt.date | None, *, weekday: bool = True) -> str:
+    """The one way a person reads a date (templates, mail, board pack, report): 2026-02-27 ->
+    令和8年2月27日（金）; 2019-05-01 -> 令和元年5月1日（水）; "" for no date."""
+    if d is None:
+        return ""
+    if isinstance(d, dt.datetime):
+        d = d.date()
     tail = f"（{WEEKDAYS[d.weekday()]}）" if weekday else ""
     for start, era in ERAS:
         if d >= start:
@@ -52,7 +67,9 @@ def fiscal_year_short(fiscal_year: int) -> str:
 
 
 def western_date(d: dt.date | None) -> str:
-    """2026年2月27日 ("" for no date)."""
+    """2026年2月27日 ("" for no date). Not for dates people read in our outputs (use era_date); kept for
+    the school's own typing hints (validate: 「2025年4月1日から2026年3月31日までの日付」), where the
+    western form matches how the date is to be typed."""
     return "" if d is None else f"{d.year}年{d.month}月{d.day}日"
 
 
@@ -108,8 +125,8 @@ def read_date(text: str, fiscal_year: int | None = None) -> tuple[dt.date, str] 
 
 
 def timestamp(t: dt.datetime) -> str:
-    """2026年11月25日 14:30."""
-    return f"{western_date(t)} {t.hour:02d}:{t.minute:02d}"
+    """令和8年11月25日（水）14:30: a date as era_date writes it, and the time."""
+    return f"{era_date(t)}{t.hour}:{t.minute:02d}"
 
 
 # ---------------------------------------------------------------- numbers
@@ -189,6 +206,16 @@ def show(value) -> str:
     return str(value)
 
 
+# ---------------------------------------------------------------- line breaking
+
+# Characters a Japanese line never starts with (行頭禁則): closing marks, small kana, the long vowel mark.
+NO_LINE_START = frozenset("、。，．・：；？！）」』】〕〉》”’ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ%％")
+# Where a short heading reads well broken in two: after these, before these, before these words.
+BREAK_AFTER = frozenset("）」、・")
+BREAK_BEFORE = frozenset("（「")
+BREAK_BEFORE_WORDS = ("学校",)
+
+
 # ---------------------------------------------------------------- file names
 
 _WIN_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -225,9 +252,12 @@ def did_you_mean(candidate: str | None) -> str:
 
 SEVERITY = {"error": "エラー", "query": "確認", "warning": "注意"}
 SEVERITY_ORDER = {"error": 0, "query": 1, "warning": 2}
-# One vocabulary for the states of schools and files, wherever they are shown.
-SCHOOL_STATUS = {"submitted": "提出済み", "invalid": "無効（使えるファイルなし）", "missing": "未提出"}
-FILE_STATUS = {"accepted": "採用", "superseded": "旧版（不採用）", "rejected": "不採用", "ignored": "対象外"}
+# One vocabulary for the states of schools and files, wherever they are shown (console summary, board pack,
+# staff workbook, report): a school is 提出済み (its answers are used), 要再提出 (files came, none usable: it
+# gets a 差戻し) or 未提出; a file is 使用 (the school's answers), 旧版 (a newer usable file of the school
+# is used), 不採用 (it has errors or is no usable survey file) or 対象外 (no submission: lock files etc.).
+SCHOOL_STATUS = {"submitted": "提出済み", "invalid": "要再提出", "missing": "未提出"}
+FILE_STATUS = {"accepted": "使用", "superseded": "旧版", "rejected": "不採用", "ignored": "対象外"}
 MET = {True: "達成", False: "未達成", None: DASH}
 PROVISIONAL = "暫定"
 ALL_SCHOOLS = "全体"  # the row of all school types together

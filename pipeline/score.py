@@ -219,16 +219,23 @@ def _school_status(roster: Roster, schools: pd.DataFrame) -> dict[str, str]:
 
 
 def _schools_frame(ctx: _Ctx, schools: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """One row per roster school. Its problem counts are those of the file used when it is submitted (an
+    older file it replaced, with its errors, is no problem of the school any more), else of every file
+    it sent."""
     files = {}
     if schools is not None and not schools.empty and "file" in schools.columns:
         files = dict(zip(schools["school_code"].astype(str), schools["file"].fillna("").astype(str)))
-    counts = problems.groupby(["school_code", "severity"]).size() if not problems.empty else pd.Series(dtype=int)
+    counts: dict[tuple[str, str], int] = {}
+    for code, file, sev in zip(problems["school_code"], problems["file"], problems["severity"]):
+        if ctx.status.get(code) == "submitted" and file != files.get(code):
+            continue
+        counts[(code, sev)] = counts.get((code, sev), 0) + 1
     rows = []
     for s in ctx.roster.schools:
         rows.append({
             "school_code": s.code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
             "status": ctx.status[s.code], "file": files.get(s.code, ""),
-            **{f"n_{sev}": int(counts.get((s.code, sev), 0)) for sev in ("error", "query", "warning")},
+            **{f"n_{sev}": counts.get((s.code, sev), 0) for sev in ("error", "query", "warning")},
         })
     return pd.DataFrame(rows, columns=["school_code", "school_name", "school_type", "ward", "status", "file",
                                        "n_error", "n_query", "n_warning"])
@@ -366,14 +373,15 @@ def _actions(ctx: _Ctx) -> pd.DataFrame:
                 "measure_title": pol.measures.get(measure, "") if pol else "",
                 "action_title": d.actions.get(item.plan_ref, ""), "label": item.label,
                 "target": item.target.describe(), "school_type": t, "concerned": len(group),
-                "respondents": len(counted), "met": met, "rate": rate_1dp(met, len(counted)),
+                "answered": len(values), "respondents": len(counted), "met": met, "rate": rate_1dp(met, len(counted)),
                 "provisional": is_provisional(len(values), len(group)),
                 "breakdown": _breakdown(ctx, item, values) if item.type == "choice" else _int_summary(values),
                 "section": item.section,
             })
     return pd.DataFrame(rows, columns=["item_id", "plan_ref", "goal", "policy", "policy_title", "measure",
                                        "measure_title", "action_title", "label", "target", "school_type", "concerned",
-                                       "respondents", "met", "rate", "provisional", "breakdown", "section"])
+                                       "answered", "respondents", "met", "rate", "provisional", "breakdown",
+                                       "section"])
 
 
 def _int_summary(values: list) -> str:
@@ -384,7 +392,8 @@ def _int_summary(values: list) -> str:
 
 
 def _action_policies(ctx: _Ctx, actions: pd.DataFrame) -> pd.DataFrame:
-    """Per 基本方針 and scope: (school, item) pairs meeting the target ÷ pairs answered."""
+    """Per 基本方針 and scope: (school, item) pairs meeting the target ÷ pairs answered. 暫定 from the pairs
+    answered at all: an answer such as 該当なし is out of the share but is an answer, not a missing one."""
     rows = []
     for policy, pol in ctx.d.policies.items():
         sub = actions[actions["policy"] == policy]
@@ -397,7 +406,7 @@ def _action_policies(ctx: _Ctx, actions: pd.DataFrame) -> pd.DataFrame:
             met, resp, conc = int(s["met"].sum()), int(s["respondents"].sum()), int(s["concerned"].sum())
             rows.append({"policy": policy, "policy_title": pol.title, "school_type": t, "items": len(s),
                          "respondents": resp, "met": met, "rate": rate_1dp(met, resp),
-                         "provisional": is_provisional(resp, conc)})
+                         "provisional": is_provisional(int(s["answered"].sum()), conc)})
     return pd.DataFrame(rows, columns=["policy", "policy_title", "school_type", "items", "respondents", "met", "rate",
                                        "provisional"])
 

@@ -279,10 +279,12 @@ def test_valid_answers_with_payloads_are_accepted_verbatim_in_the_csvs(world, ro
     assert got["query_explanation"] == C.HTML
 
 
-def test_no_formula_in_the_consolidated_workbook(world):
-    wb = openpyxl.load_workbook(world["result"].run_dir / "集約結果.xlsx")
+def test_no_formula_in_the_consolidated_workbooks(world):
+    """The board pack and the staff workbook (where the school's own text, contacts included, is shown)."""
+    run_dir = world["result"].run_dir
+    sheets = [ws for name in ("集約結果.xlsx", "集約結果_職員用.xlsx") for ws in openpyxl.load_workbook(run_dir / name).worksheets]
     texts = []
-    for ws in wb.worksheets:
+    for ws in sheets:
         for row in ws.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", f"{ws.title}!{cell.coordinate} {cell.value!r}"

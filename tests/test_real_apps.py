@@ -1,6 +1,6 @@
-"""The board's outputs opened by real applications: 報告書.html in headless Chromium (PNG and PDF),
-集約結果.xlsx converted to PDF by LibreOffice. Skipped, with the reason, where those are not installed
-(.ci/run installs them from Debian's packages)."""
+"""The board's outputs opened by real applications: 報告書.html in headless Chromium (PNG and PDF).
+Skipped, with the reason, where it is not installed (.ci/run installs it from Debian's packages).
+集約結果.xlsx printed to PDF by LibreOffice, and its pages checked, is tests/test_board_pack.py."""
 import json
 import re
 import shutil
@@ -14,7 +14,6 @@ from pipeline.consolidate import run
 from devtools.simulate import simulate_inbox
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SOFFICE = shutil.which("soffice")
 PDFTOTEXT = shutil.which("pdftotext")
 PDFINFO = shutil.which("pdfinfo")
 # The report for the city's 191 schools prints on 12 A4 pages (seed 5); a bound, not a snapshot.
@@ -107,18 +106,3 @@ def test_no_chart_text_touches_a_bar_or_a_marker_as_chromium_lays_it_out(outputs
     assert int(re.search(r'data-charts="(\d+)"', body).group(1)) >= 3
     overlaps = json.loads(unescape(re.search(r'data-overlaps="([^"]*)"', body).group(1)))
     assert overlaps == []
-
-
-@pytest.mark.skipif(not SOFFICE, reason="LibreOffice (soffice) がないため省略（.ci/run が libreoffice-calc-nogui を入れます）")
-def test_workbook_converts_to_pdf_in_libreoffice(outputs, tmp_path):
-    book = tmp_path / "book.xlsx"
-    shutil.copy(outputs / "集約結果.xlsx", book)
-    subprocess.run([SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
-                   check=True, capture_output=True, timeout=300)
-    pdf = tmp_path / "book.pdf"
-    assert pdf.read_bytes().startswith(b"%PDF")
-    if PDFTOTEXT:
-        text = pdf_text(pdf).replace(" ", "")
-        for phrase in ("集約結果", "場面ごとの端末活用", "提出状況"):
-            assert phrase in text, phrase

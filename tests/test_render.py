@@ -1,4 +1,5 @@
-"""The workbook read back with openpyxl, the report's sentences and escaping, kpi.csv bytes.
+"""The board pack and the staff workbook read back with openpyxl, the report's sentences and escaping,
+kpi.csv bytes. (How the board pack prints is tests/test_board_pack.py.)
 
 The survey is the tests' own (tests/fixtures/mini_survey.yaml): KPI scene_1 (①調べる) for 小学校 with
 R6 現状 80, R7 市目標 90, 国KPI 100; 高等学校 set their own targets."""
@@ -12,6 +13,7 @@ import pytest
 
 from pipeline.render import RunInfo, csv_bytes, render_outputs
 from pipeline.render.report import build_report
+from pipeline.render.staff import build_staff_workbook
 from pipeline.render.workbook import build_workbook
 from support import mini, school, score_of
 from support import answers_for as _answers_for
@@ -53,7 +55,13 @@ def scores():
 
 @pytest.fixture(scope="module")
 def book(scores):
+    """The board pack."""
     return openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN)))
+
+
+@pytest.fixture(scope="module")
+def staff(scores):
+    return openpyxl.load_workbook(io.BytesIO(build_staff_workbook(DEF, scores, RUN)))
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +81,23 @@ def met():
 # ---------------------------------------------------------------- workbook
 
 
-def test_sheet_names(book):
-    assert book.sheetnames == ["概要", "場面別KPI", "区別KPI", "高校等の目標", "取組状況", "指導力", "環境", "学校別回答",
-                               "提出状況", "ファイル台帳", "エラー・確認一覧", "データ", "経年"]
+def test_sheet_names(book, staff):
+    assert book.sheetnames == ["概要", "場面別KPI", "区別KPI", "高校等の目標", "取組状況", "指導力", "指導力（項目別）",
+                               "環境", "経年", "提出状況"]
+    assert staff.sheetnames == ["説明", "学校別回答", "エラー・確認一覧", "ファイル台帳", "データ", "取組状況（詳細）",
+                                "指導力（詳細）", "環境（詳細）", "経年（年度別）"]
+
+
+def _heading(value):
+    """A column heading as its words (the board pack breaks long headings in two lines)."""
+    return value.replace("\n", "") if isinstance(value, str) else value
 
 
 def _find_row(ws, **match):
     """The first table row whose headed columns equal `match` (header row found by its first key)."""
     keys = list(match)
     for row in ws.iter_rows():
-        values = [c.value for c in row]
+        values = [_heading(c.value) for c in row]
         if keys[0] in values and all(k in values for k in keys):
             header = values
             break
@@ -116,32 +131,35 @@ def test_charts_present(book):
     assert len(book["経年"]._charts) == 1
 
 
-def test_every_sheet_prints_a4_landscape_fit_to_width_with_titles(book):
-    for ws in book.worksheets:
+def test_every_sheet_prints_on_a4_at_100_percent_with_titles(book, staff):
+    """The board pack at 100 % (never fitted to a page width), each sheet in its own orientation."""
+    for ws in book.worksheets + staff.worksheets:
         ps = ws.page_setup
-        assert ps.orientation == "landscape", ws.title
         assert int(ps.paperSize) == 9, ws.title
-        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert (ps.fitToWidth or 1) == 1 and ps.fitToHeight == 0, ws.title
+        assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage), ws.title
         assert ws.print_title_rows, ws.title
         assert DEF.survey.title in ws.oddHeader.left.text
         assert "20261125-143000" in ws.oddHeader.right.text
         assert "&P" in ws.oddFooter.center.text
+    assert {ws.title: ws.page_setup.orientation for ws in book.worksheets} == {
+        "概要": "portrait", "場面別KPI": "landscape", "区別KPI": "landscape", "高校等の目標": "landscape",
+        "取組状況": "landscape", "指導力": "landscape", "指導力（項目別）": "landscape", "環境": "landscape",
+        "経年": "landscape", "提出状況": "portrait"}
 
 
-def test_tables_with_filters_and_frozen_headers(book):
-    for name in ("場面別KPI", "取組状況", "学校別回答", "提出状況", "エラー・確認一覧", "データ"):
-        ws = book[name]
+def test_staff_tables_with_filters_and_frozen_headers(staff):
+    for name in ("学校別回答", "エラー・確認一覧", "ファイル台帳", "データ", "取組状況（詳細）", "指導力（詳細）", "環境（詳細）"):
+        ws = staff[name]
         assert ws.tables, name
         assert all(t.autoFilter is not None for t in ws.tables.values()), name
         assert ws.freeze_panes, name
 
 
-def test_conditional_formatting(book):
+def test_conditional_formatting(book, staff):
     kpi_rules = [r for cf in book["場面別KPI"].conditional_formatting for r in cf.rules]
     assert any(r.formula and '"達成"' in r.formula[0] for r in kpi_rules)
     assert any(r.formula and '"未達成"' in r.formula[0] for r in kpi_rules)
-    per_school = [(str(cf.sqref), r) for cf in book["学校別回答"].conditional_formatting for r in cf.rules]
+    per_school = [(str(cf.sqref), r) for cf in staff["学校別回答"].conditional_formatting for r in cf.rules]
     # The act_plan column: red when the answer is neither 実施済み nor 実施中.
     assert any('<>"実施済み"' in r.formula[0] and '<>"実施中"' in r.formula[0] for _, r in per_school if r.formula)
     # The scene column: below 週3回以上 for 小学校, below the school's own target for 高等学校.
@@ -150,41 +168,41 @@ def test_conditional_formatting(book):
     assert any(r.formula == ["AND(ISNUMBER($O7),$O7<1)"] for _, r in per_school)
 
 
-def test_school_text_is_never_a_formula(book):
-    ws = book["学校別回答"]
+def test_school_text_is_never_a_formula(book, staff):
+    ws = staff["学校別回答"]
     texts = {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
     assert texts[EVIL_REMARK].data_type == "s"
     assert texts["@SUM(1)"].data_type == "s"
-    ws = book["エラー・確認一覧"]
+    ws = staff["エラー・確認一覧"]
     cells = {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
     assert cells["=cmd|' /C calc'!A0.xlsx"].data_type == "s"
     assert cells["+1+1"].data_type == "s"
-    for ws in book.worksheets:
+    for ws in book.worksheets + staff.worksheets:
         for row in ws.iter_rows():
             for c in row:
                 assert c.data_type != "f", (ws.title, c.coordinate, c.value)
 
 
-def test_per_school_sheet_has_source_file_and_cells(book):
-    ws = book["学校別回答"]
+def test_per_school_sheet_has_source_file_and_cells(staff):
+    ws = staff["学校別回答"]
     r = _find_row(ws, 学校コード="E01")
     assert r["出典ファイル"].value == "E01.xlsx"
     assert r["提出状況"].value == "提出済み"
     assert _find_row(ws, 学校コード="X1")["提出状況"].value == "未提出"
     values = [c.value for row in ws.iter_rows(max_row=5) for c in row]
     assert "回答セル →" in values and any(isinstance(v, str) and v.startswith("活用!") for v in values)
-    d = _find_row(book["データ"], 学校コード="E03", 項目ID="act_plan")
+    d = _find_row(staff["データ"], 学校コード="E03", 項目ID="act_plan")
     assert d["回答"].value == "未実施" and d["目標未達"].value == "未達"
     assert (d["ファイル"].value, d["シート"].value) == ("E03.xlsx", "活用")
 
 
-def test_numbers_stay_numbers_in_data_sheet(book):
-    d = _find_row(book["データ"], 学校コード="E03", 項目ID="students")
+def test_numbers_stay_numbers_in_data_sheet(staff):
+    d = _find_row(staff["データ"], 学校コード="E03", 項目ID="students")
     assert d["回答"].value == 300 and d["回答"].data_type == "n"
 
 
 def test_sheet_over_the_row_limit_is_left_to_csv(scores):
-    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN, max_rows=100)))
+    wb = openpyxl.load_workbook(io.BytesIO(build_staff_workbook(DEF, scores, RUN, max_rows=100)))
     ws = wb["データ"]
     assert not ws.tables
     assert any(isinstance(c.value, str) and "responses.csv" in c.value for row in ws.iter_rows() for c in row)
@@ -212,8 +230,8 @@ def test_kpi_csv_without_respondents_has_empty_rate_and_met():
 
 def test_render_outputs_names(scores):
     out = render_outputs(DEF, scores, RUN)
-    assert set(out) == {"集約結果.xlsx", "報告書.html", "報告書.md", "kpi.csv"}
-    assert out["集約結果.xlsx"][:2] == b"PK"
+    assert set(out) == {"集約結果.xlsx", "集約結果_職員用.xlsx", "報告書.html", "報告書.md", "kpi.csv"}
+    assert out["集約結果.xlsx"][:2] == b"PK" and out["集約結果_職員用.xlsx"][:2] == b"PK"
     assert all(isinstance(v, bytes) for v in out.values())
 
 
@@ -295,7 +313,7 @@ def test_everything_renders_when_all_schools_are_missing():
 
 
 def test_long_problem_list_is_left_to_its_csv(scores):
-    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN, max_rows=6)))
+    wb = openpyxl.load_workbook(io.BytesIO(build_staff_workbook(DEF, scores, RUN, max_rows=6)))
     notes = {ws.title: [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
              for ws in wb.worksheets}
     assert any("problems.csv" in v for v in notes["エラー・確認一覧"])
@@ -303,11 +321,27 @@ def test_long_problem_list_is_left_to_its_csv(scores):
     assert not wb["エラー・確認一覧"].tables
 
 
-def test_action_sheet_opens_with_one_row_per_action_and_the_share_per_school_type(book, scores):
-    ws = book["取組状況"]
-    ref = ws.tables["tbl_actions_summary"].ref
-    rows = [[c.value for c in row] for row in ws[ref]]
-    header, body = rows[0], rows[1:]
+def _table(ws, first_heading: str) -> tuple[list, list[list]]:
+    """A board-pack table: its heading (the words of each column) and its rows, read down from the heading
+    row whose first cell is `first_heading`, skipping the heading repeated on a next page, up to the first
+    row that is no table row (a note)."""
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    top = next(i for i, r in enumerate(rows) if _heading(r[0]) == first_heading)
+    columns = [c for c, v in enumerate(rows[top]) if v is not None]
+    header = [_heading(rows[top][c]) for c in columns]
+    body = []
+    for r in rows[top + 1:]:
+        values = [r[c] if c < len(r) else None for c in columns]
+        if [_heading(v) for v in values] == header:
+            continue
+        if all(v is None for v in values[1:]):
+            break
+        body.append(values)
+    return header, body
+
+
+def test_action_sheet_has_one_row_per_action_and_the_share_per_school_type(book, scores):
+    header, body = _table(book["取組状況"], "計画番号")
     assert header[:3] == ["計画番号", "学校の取組（調査項目）", "目標"]
     assert header[3:-1] == ["小学校", "高等学校", "全体"]
     assert len(body) == scores.actions["item_id"].nunique() == 3  # no school has a 院内学級: no act_hospital
@@ -320,6 +354,6 @@ def test_an_action_nobody_could_answer_keeps_its_row_with_empty_shares():
     e = school("E1")
     scores = run([(e, answers_for(e))], missing=[school("H1", "高等学校")])
     ws = openpyxl.load_workbook(io.BytesIO(build_workbook(DEF, scores, RUN)))["取組状況"]
-    rows = [[c.value for c in row] for row in ws[ws.tables["tbl_actions_summary"].ref]]
+    _, rows = _table(ws, "計画番号")
     training = next(r for r in rows if r[1] and "情報科の研修" in r[1])
     assert all(v is None for v in training[3:-1])

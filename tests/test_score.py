@@ -305,3 +305,29 @@ def test_highlights_skip_figures_from_fewer_than_five_schools():
     s = run(elementary(5, scene_1=lambda i: "ほぼ毎日" if i == 0 else "月1回未満"))
     assert [(g["kpi_id"], g["school_type"]) for g in s.highlights["gaps"]] == [("scene_1", "小学校")]
     assert s.highlights["kpi_judged"] == 1 and s.highlights["kpi_met"] == 0
+
+
+# ---------------------------------------------------------------- 暫定 and the problems a school is counted for
+
+
+def test_a_policy_answered_by_every_school_is_not_provisional_though_some_answers_are_not_applicable():
+    """Regression (issue 11): 該当なし is an answer left out of the share, not a missing answer."""
+    e1 = school("E1")
+    s = run([(e1, answers_for(e1, act_plan="該当なし"))])
+    row = s.action_policies[(s.action_policies["policy"].astype(str) == "1") & (s.action_policies["school_type"] == "小学校")]
+    assert row.iloc[0]["respondents"] == 1  # the 該当なし is out of the share (act_lessons remains)...
+    assert not row.iloc[0]["provisional"]  # ...but the school answered everything
+    a = s.actions[(s.actions["item_id"] == "act_plan") & (s.actions["school_type"] == "小学校")]
+    assert (a.iloc[0]["answered"], a.iloc[0]["respondents"]) == (1, 0)
+
+
+def test_a_submitted_school_is_counted_for_the_problems_of_its_used_file_only():
+    e1, e2 = school("E1"), school("E2")
+    old = {"file": "old/E1.xlsx", "school_code": "E1", "sheet": "表紙", "cell": "C5", "item_id": "teachers",
+           "value": "x", "code": "not-an-integer", "severity": "error", "message": "m"}
+    used = {**old, "file": "E1.xlsx", "code": "value-normalised", "severity": "warning"}
+    rejected = {**old, "file": "E2.xlsx", "school_code": "E2"}
+    s = run([(e1, answers_for(e1))], invalid=[e2], problems=[old, used, rejected])
+    counts = s.schools.set_index("school_code")[["n_error", "n_query", "n_warning"]]
+    assert counts.loc["E1"].tolist() == [0, 0, 1]  # its older, rejected file's error is no longer its problem
+    assert counts.loc["E2"].tolist() == [1, 0, 0]  # no file used: every file it sent counts

@@ -1,6 +1,17 @@
 """What the command line prints: progress, summaries, and the errors that stop a run (exit 2)."""
 from __future__ import annotations
 
+from ..ja import FILE_STATUS, SCHOOL_STATUS
+
+
+def _label(word: str, columns: int = 9) -> str:
+    """A summary line's label padded to `columns` terminal columns (a Japanese character takes two)."""
+    return word + " " * max(1, columns - 2 * len(word))
+
+
+# The states of schools and files are named as everywhere else (ja.SCHOOL_STATUS, ja.FILE_STATUS).
+_FILES = "・".join(f"{FILE_STATUS[k]} {{{k}}}" for k in ("accepted", "superseded", "rejected", "ignored"))
+
 TEXTS = {
     # errors of any verb (printed on stderr, exit status 2)
     "error.definition.heading": "調査定義に誤りがあります:",
@@ -39,11 +50,11 @@ TEXTS = {
     "consolidate.progress": "提出ファイルを読み取り",
     "summary.done": "集約が終わりました（{seconds:.1f}秒）。",
     "summary.schools": "  対象校   {n:>4} 校",
-    "summary.submitted": "  提出     {n:>4} 校（回答を集計に使用）",
-    "summary.invalid": "  エラー   {n:>4} 校（届いたが使えるファイルがない。差戻しが必要）",
-    "summary.missing": "  未提出   {n:>4} 校",
-    "summary.files": "  ファイル {n:>4} 件（使用 {accepted}・古い提出 {superseded}・受付不可 {rejected}・対象外 {ignored}）",
-    "summary.problems": "  指摘     エラー {errors} 件・確認 {queries} 件（problems.csv）",
+    "summary.submitted": "  " + _label(SCHOOL_STATUS["submitted"]) + "{n:>4} 校（回答を集計に使用）",
+    "summary.invalid": "  " + _label(SCHOOL_STATUS["invalid"]) + "{n:>4} 校（届いたが使えるファイルがない。差戻しが必要）",
+    "summary.missing": "  " + _label(SCHOOL_STATUS["missing"]) + "{n:>4} 校",
+    "summary.files": "  ファイル {n:>4} 件（" + _FILES + "）",
+    "summary.problems": "  指摘     エラー {errors} 件・確認 {queries} 件（一覧は 集約結果_職員用.xlsx の「エラー・確認一覧」）",
     "summary.returns": "  差戻し用ファイル {n} 校分（{folder}/）",
     "summary.open": "開いてください:",
     "summary.run-folder": "結果フォルダ:",

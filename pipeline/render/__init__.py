@@ -1,6 +1,10 @@
 """Rendered outputs of one consolidate run, as bytes (no file I/O: the driver writes them).
 
-    render_outputs(definition, scores, run_info) -> {workbook name: …, report names: …, "kpi.csv": …}
+    render_outputs(definition, scores, run_info) -> {board pack: …, staff workbook: …, report names: …, "kpi.csv": …}
+
+The board pack (集約結果.xlsx) is what is printed for the board: no personal data, every sheet laid out
+for A4. What staff use on screen (per-school answers with the respondents' contacts, the long data, the
+file ledger, every problem) is in the staff workbook (集約結果_職員用.xlsx), never printed for the board.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from ..score import Scores
 from .common import RunInfo
 
 WORKBOOK_NAME = text("name.board-workbook")
+STAFF_WORKBOOK_NAME = text("name.staff-workbook")
 REPORT_HTML_NAME = text("name.report-html")
 REPORT_MD_NAME = text("name.report-md")
 KPI_CSV_NAME = "kpi.csv"
@@ -24,11 +29,13 @@ def csv_bytes(df) -> bytes:
 
 def render_outputs(definition: Definition, scores: Scores, run_info: RunInfo) -> dict[str, bytes]:
     from .report import build_report
+    from .staff import build_staff_workbook
     from .workbook import build_workbook
 
     html, md = build_report(definition, scores, run_info)
     return {
         WORKBOOK_NAME: build_workbook(definition, scores, run_info),
+        STAFF_WORKBOOK_NAME: build_staff_workbook(definition, scores, run_info),
         REPORT_HTML_NAME: html.encode("utf-8"),
         REPORT_MD_NAME: md.encode("utf-8"),
         KPI_CSV_NAME: csv_bytes(scores.kpi_frame()),

@@ -1,241 +1,83 @@
-"""集約結果.xlsx, written fresh with xlsxwriter (measured ~40 % faster than openpyxl for the long data
-sheet, and native tables, charts, conditional formats and print setup).
+"""集約結果.xlsx: the board pack, the sheets printed for the board meeting (xlsxwriter, laid out by `paper`).
 
-Safety: every text cell goes through `write_string` (and the workbook is opened with
-strings_to_formulas/urls/numbers off), so a school's 「=HYPERLINK(…)」 or 「@SUM(1)」 stays text.
-Labels come from the survey definition; sheet names, titles, column headings and notes from the
-catalogue (`board.*`).
+Only what is read on paper: counts, rates and judgements by school type, scene, ward and plan item,
+and every roster school's state. No school's answers beyond the scenes' own targets, no respondent's
+name, telephone or e-mail, no file names or problem codes: those are for staff, in the staff workbook
+(`staff.py`). Labels come from the survey definition; sheet names, titles, headings and notes from the
+catalogue (`board.*`), the names of states and problems from `ja` and `catalogue.problems`.
 """
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-from decimal import Decimal
+from collections import Counter
 
 import pandas as pd
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..catalogue import text
+from ..catalogue.problems import problem_label
 from ..definition import Definition
-from ..ja import (ALL_SCHOOLS, FILE_STATUS, MET, PROVISIONAL, SCHOOL_STATUS, SEVERITY_ORDER, count, fiscal_year_label,
-                  isnull, listing, met, western_date)
-from ..layout import checklist_row_label, header_text
-from ..score import Scores
-from .common import RunInfo, severity_ja
+from ..ja import (ALL_SCHOOLS, MET, PROVISIONAL, SCHOOL_STATUS, era_date, fiscal_year_label, half_width_digits,
+                  isnull, listing, met)
+from ..layout import checklist_row_label
+from ..score import NO_WARD, Scores
+from .common import RunInfo
+from .paper import Cell, PaperSheet, Placed
+from .xlsx import FONT, Book, Col, col, quote
 
-EXCEL_MAX_ROWS = 1_048_576
-FONT = text("board.font")
-
-
-@dataclass(frozen=True)
-class Col:
-    header: str
-    kind: str = "text"  # text | wrap | int | pct | pt | num1 | num2 | auto
-    width: float = 12
+PORTRAIT, LANDSCAPE = False, True
+CHART_FONT = {"name": FONT, "size": 9}
+SERIES_COLORS = ("#2F5597", "#A5A5A5", "#ED7D31", "#70AD47", "#FFC000")
+CHART_MIN_TEACHERS = 100  # a school type with fewer teachers is in the table, not in the chart
+TARGET_ROW = {"bg_color": "#F2F2F2", "italic": True}  # a row of targets above the rows measured against it
 
 
-def _col(key: str, kind: str = "text", width: float = 12, **facts) -> Col:
-    """A column headed by the catalogue's text for `key`."""
-    return Col(text(key, **facts), kind, width)
+def build_workbook(definition: Definition, scores: Scores, run_info: RunInfo) -> bytes:
+    """The board pack as bytes."""
+    b = _Board(definition, scores, run_info)
+    for sheet in (_overview, _kpi_sheet, _ward_sheet, _own_target_sheet, _actions_sheet, _checklist_sheet,
+                  _checklist_items_sheet, _environment_sheet, _trend_sheet, _status_sheet):
+        sheet(b)
+    return b.close()
 
 
-def build_workbook(definition: Definition, scores: Scores, run_info: RunInfo, *,
-                   max_rows: int = EXCEL_MAX_ROWS) -> bytes:
-    """The consolidated workbook as bytes. `max_rows` is Excel's row limit (lowered in tests)."""
-    book = _Book(definition, scores, run_info, max_rows)
-    _overview(book)
-    _kpi_sheet(book)
-    _ward_sheet(book)
-    _own_target_sheet(book)
-    _actions_sheet(book)
-    _checklist_sheet(book)
-    _environment_sheet(book)
-    _per_school_sheet(book)
-    _status_sheet(book)
-    _ledger_sheet(book)
-    _problems_sheet(book)
-    _data_sheet(book)
-    _trend_sheet(book)
-    book.wb.close()
-    return book.buf.getvalue()
+class _Board(Book):
+    def __init__(self, d: Definition, s: Scores, run: RunInfo):
+        super().__init__(d, run, "board.properties.title")
+        self.s = s
 
+    def sheet(self, name_key: str, title: str, *, landscape: bool) -> PaperSheet:
+        return PaperSheet(self, text(name_key), title, landscape=landscape)
 
-# ---------------------------------------------------------------- plumbing
+    # ---- highlights of a placed table (conditional formats follow edits made by the board)
 
-
-class _Book:
-    def __init__(self, d: Definition, s: Scores, run: RunInfo, max_rows: int):
-        self.d, self.s, self.run, self.max_rows = d, s, run, max_rows
-        self.buf = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(self.buf, {
-            "in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False})
-        self.wb.set_properties({
-            "title": text("board.properties.title", fiscal_year=d.survey.fiscal_year_label, survey=d.survey.title),
-            "author": d.survey.contact.office, "comments": text("board.properties.comments", run_id=run.run_id)})
-        base = {"font_name": FONT, "font_size": 10, "valign": "top"}
-        f = lambda **kw: self.wb.add_format({**base, **kw})  # noqa: E731
-        self.f = {
-            "title": f(bold=True, font_size=14),
-            "heading": f(bold=True, font_size=11),
-            "note": f(font_size=9, font_color="#555555"),
-            "header": f(bold=True, bg_color="#DDEBF7", border=1, text_wrap=True),
-            "text": f(), "wrap": f(text_wrap=True),
-            "int": f(num_format="#,##0"),
-            "pct": f(num_format="0.0%"),
-            "pt": f(num_format='+0.0"pt";"▲"0.0"pt";"±"0.0"pt"'),
-            "num1": f(num_format="0.0"), "num2": f(num_format="0.00"),
-            "key": f(bold=True, bg_color="#F2F2F2", border=1),
-            "good": self.wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"}),
-            "bad": self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
-            "warn": self.wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
-        }
-        self.tables: set[str] = set()
-
-    def sheet(self, name: str, title: str) -> "_Sheet":
-        return _Sheet(self, name, title)
-
-
-class _Sheet:
-    def __init__(self, book: _Book, name: str, title: str):
-        self.b, self.f = book, book.f
-        d, run = book.d, book.run
-        self.ws = ws = book.wb.add_worksheet(name)
-        self.name = name
-        ws.write_string(0, 0, title, self.f["title"])
-        ws.set_row(0, 22)
-        ws.write_string(1, 0, text("board.sheet-subtitle", fiscal_year=d.survey.fiscal_year_label,
-                                   survey=d.survey.title, generated=run.generated_label, run_id=run.run_id),
-                        self.f["note"])
-        self.row = 3
-        ws.set_landscape()
-        ws.set_paper(9)  # A4
-        ws.fit_to_pages(1, 0)  # fit to width, as many pages down as needed
-        ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
-        right = text("board.page-header-right", generated=header_text(run.generated_label),
-                     run_id=header_text(run.run_id))
-        ws.set_header(f"&L&9{header_text(d.survey.fiscal_year_label + ' ' + d.survey.title)}&R&9{right}")
-        ws.set_footer(f"&L&9{header_text(name)}&C&9{text('board.page-footer', page='&P', pages='&N')}")
-        ws.repeat_rows(0, 1)  # at least the title; a main table repeats its header too (see table)
-
-    def note(self, line: str, fmt: str = "note") -> None:
-        self.ws.write_string(self.row, 0, line, self.f[fmt])
-        self.row += 1
-
-    def heading(self, line: str) -> None:
-        self.ws.write_string(self.row, 0, line, self.f["heading"])
-        self.row += 1
-
-    def put(self, r: int, c: int, value, kind: str) -> None:
-        ws, f = self.ws, self.f
-        if isnull(value) or (isinstance(value, str) and value == "" and kind != "text"):
-            ws.write_blank(r, c, None, f.get(kind, f["text"]))
-        elif kind == "auto":
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                ws.write_number(r, c, value, f["int"] if float(value).is_integer() else f["num2"])
-            else:
-                ws.write_string(r, c, str(value), f["text"])
-        elif kind == "pct":
-            ws.write_number(r, c, float(Decimal(str(value)) / 100), f["pct"])
-        elif kind in ("int", "num1", "num2", "pt"):
-            ws.write_number(r, c, float(value), f[kind])
-        else:
-            ws.write_string(r, c, str(value), f[kind])
-
-    def fits(self, n_rows: int) -> bool:
-        """Whether a table of n_rows (plus its header and a note below) stays within Excel's rows."""
-        return self.row + n_rows + 3 <= self.b.max_rows
-
-    def too_long(self, n_rows: int, csv_name: str) -> None:
-        self.note(text("board.too-long", rows=count(n_rows), limit=count(self.b.max_rows), csv=csv_name), "heading")
-
-    def table(self, name: str, cols: list[Col], rows: list[list], *, main: bool = False,
-              header_height: float | None = None, csv_name: str = "") -> tuple[int, int, int]:
-        """An Excel table with filters at the current row; returns (header row, first data row, last row).
-        `main`: freeze panes under its header and repeat rows down to it on every printed page.
-        Rows past Excel's limit are left to `csv_name` with a note (then first > last)."""
-        ws, top = self.ws, self.row
-        if not self.fits(len(rows)):
-            self.too_long(len(rows), csv_name or text("board.csv-file"))
-            return top, top + 1, top
-        headers = _unique([c.header for c in cols])
-        last = top + max(len(rows), 1)
-        tname = name
-        assert tname not in self.b.tables
-        self.b.tables.add(tname)
-        ws.add_table(top, 0, last, len(cols) - 1, {
-            "name": tname, "style": "Table Style Light 9", "autofilter": True,
-            "columns": [{"header": h} for h in headers]})
-        for c, (col, h) in enumerate(zip(cols, headers)):
-            ws.write_string(top, c, h, self.f["header"])
-            ws.set_column(c, c, col.width)
-        if header_height:
-            ws.set_row(top, header_height)
-        wrapped = [c for c, col in enumerate(cols) if col.kind == "wrap"]
-        for i, row in enumerate(rows):
-            for c, (col, value) in enumerate(zip(cols, row)):
-                self.put(top + 1 + i, c, value, col.kind)
-            if wrapped:
-                # Neither Excel nor LibreOffice grows a row for wrapped text written by a library: size it
-                # from the text (a Japanese character is about two width units).
-                lines = max(-(-len(str(row[c] if not isnull(row[c]) else "")) // max(1, int(cols[c].width / 2)))
-                            for c in wrapped)
-                if lines > 1:
-                    ws.set_row(top + 1 + i, 13.5 * lines)
-        if main:
-            ws.freeze_panes(top + 1, 0)
-            ws.repeat_rows(0, top)
-        self.row = last + 2
-        return top, top + 1, last
-
-    def cf(self, first: int, c1: int, last: int, c2: int, options: dict) -> None:
-        if first <= last:  # a table left to its CSV has no rows to format
-            self.ws.conditional_format(first, c1, last, c2, options)
-
-    def cf_judge(self, first: int, last: int, col: int) -> None:
+    def judge(self, sh: PaperSheet, p: Placed, i: int) -> None:
         """達成 green, 未達成 red in a 判定 column."""
-        for judgement, fmt in ((MET[True], "good"), (MET[False], "bad")):
-            self.cf(first, col, last, col, {
-                "type": "cell", "criteria": "==", "value": f'"{judgement}"', "format": self.f[fmt]})
+        for judgement, fmt in ((MET[True], self.good), (MET[False], self.bad)):
+            sh.cf(p, i, {"type": "cell", "criteria": "==", "value": quote(judgement), "format": fmt})
 
-    def cf_text(self, first: int, last: int, col: int, value: str, fmt: str) -> None:
-        self.cf(first, col, last, col, {
-            "type": "cell", "criteria": "==", "value": _quote(value), "format": self.f[fmt]})
+    def mark(self, sh: PaperSheet, p: Placed, i: int, value: str, fmt) -> None:
+        sh.cf(p, i, {"type": "cell", "criteria": "==", "value": quote(value), "format": fmt})
 
-    def cf_below(self, first: int, last: int, col: int, target_col: int) -> None:
-        """A number below the target beside it turns red (live: it follows edits)."""
-        a, t = xl_rowcol_to_cell(first, col), xl_rowcol_to_cell(first, target_col, col_abs=True)
-        self.cf(first, col, last, col, {
-            "type": "formula", "criteria": f"=AND(ISNUMBER({a}),ISNUMBER({t}),{a}<{t})", "format": self.f["bad"]})
-
-
-def _unique(headers: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for h in headers:
-        h = (h or text("board.column-untitled")).replace("\n", " ").strip()[:250]
-        key = h.lower()
-        if key in seen:
-            seen[key] += 1
-            h = text("board.column-repeated", header=h, n=seen[key])
-        else:
-            seen[key] = 1
-        out.append(h)
-    return out
-
-
-def _quote(text: str) -> str:
-    """A string literal inside an Excel formula."""
-    return '"' + str(text).replace('"', '""') + '"'
+    def below(self, sh: PaperSheet, p: Placed, i: int, target: int) -> None:
+        """A rate below the target beside it turns red."""
+        def options(first: int) -> dict:
+            a = xl_rowcol_to_cell(first, p.columns[i])
+            t = xl_rowcol_to_cell(first, p.columns[target], col_abs=True)
+            return {"type": "formula", "criteria": f"=AND(ISNUMBER({a}),ISNUMBER({t}),{a}<{t})", "format": self.bad}
+        sh.cf(p, i, options)
 
 
 def _prov(x) -> str:
     return PROVISIONAL if (not isnull(x) and bool(x)) else ""
 
 
-def _types_order(s: Scores) -> dict[str, int]:
-    types = [t for t in s.coverage["school_type"] if t != ALL_SCHOOLS]
-    return {t: i for i, t in enumerate([ALL_SCHOOLS] + types)}
+def _scopes(s: Scores) -> list[str]:
+    """The school types of the roster in the definition's order, then 全体."""
+    return [t for t in s.coverage["school_type"] if t != ALL_SCHOOLS] + [ALL_SCHOOLS]
+
+
+def _order(s: Scores) -> dict[str, int]:
+    return {t: i for i, t in enumerate([ALL_SCHOOLS] + _scopes(s)[:-1])}
 
 
 def _kpi_labels(d: Definition) -> tuple[str, str, str]:
@@ -248,70 +90,78 @@ def _meeting_text(d: Definition) -> str:
     return text("board.kpi-rate-rule", answers=answers)
 
 
-# ---------------------------------------------------------------- sheets
+def _scope_columns(scopes: list[str], kind: str = "pct") -> list[Col]:
+    return [Col(t, kind) for t in scopes]
 
 
-def _overview(b: _Book) -> None:
+def _pivot(frame: pd.DataFrame, key: str, scopes: list[str], value: str = "rate") -> dict:
+    """{(key, scope): (value, provisional)} from a long frame."""
+    return {(getattr(r, key), r.school_type): (getattr(r, value), bool(r.provisional)) for r in frame.itertuples()}
+
+
+def _scope_row(cells: dict, key, scopes: list[str]) -> list:
+    """One pivot row: the value per scope, then the scopes where it is 暫定."""
+    got = [cells.get((key, t), (None, False)) for t in scopes]
+    return [v for v, _ in got] + [listing(t for t, (_, prov) in zip(scopes, got) if prov)]
+
+
+# ---------------------------------------------------------------- 概要
+
+
+def _overview(b: _Board) -> None:
     d, s, run = b.d, b.s, b.run
-    sh = b.sheet(text("board.sheet.overview"), text("board.title.overview", fiscal_year=d.survey.fiscal_year_label,
-                                                      survey=d.survey.title))
+    base, tgt, _ = _kpi_labels(d)
+    sh = b.sheet("board.sheet.overview", text("board.title.overview", fiscal_year=d.survey.fiscal_year_label,
+                                                survey=d.survey.title), landscape=PORTRAIT)
     info = [("board.overview.survey", d.survey.title), ("board.overview.fiscal-year", d.survey.fiscal_year_label),
-            ("board.overview.plan", d.survey.plan_title),
-            ("board.overview.reference-date", western_date(d.survey.reference_date)),
-            ("board.overview.deadline", western_date(d.survey.deadline)),
-            ("board.overview.roster", run.roster_source), ("board.overview.generated", run.generated_label),
-            ("board.overview.run-id", run.run_id)]
-    for k, v in info:
-        sh.ws.write_string(sh.row, 0, text(k), sh.f["key"])
-        sh.ws.write_string(sh.row, 1, v or "", sh.f["text"])
-        sh.row += 1
-    sh.row += 1
+            ("board.overview.plan", half_width_digits(d.survey.plan_title)),
+            ("board.overview.reference-date", era_date(d.survey.reference_date)),
+            ("board.overview.deadline", era_date(d.survey.deadline)),
+            ("board.overview.generated", run.generated_label)]
+    sh.table("tbl_overview_info", [Col("", "key"), Col("", "wrap", max_px=460)],
+             [[text(k), v or ""] for k, v in info], header=False)
 
     sh.heading(text("board.overview.coverage"))
-    cov = s.coverage
-    _, first, last = sh.table("tbl_overview_coverage", [
-        _col("board.col.school-type", width=16), _col("board.col.schools", "int", 14),
-        _col("board.col.submitted", "int"), _col("board.col.invalid", "int"), _col("board.col.missing", "int"),
-        _col("board.col.coverage", "pct"), _col("board.col.provisional", width=8)],
+    t = sh.table("tbl_overview_coverage", [
+        col("board.col.school-type"), col("board.col.schools", "int"), Col(SCHOOL_STATUS["submitted"], "int"),
+        Col(SCHOOL_STATUS["invalid"], "int"), Col(SCHOOL_STATUS["missing"], "int"), col("board.col.coverage", "pct"),
+        col("board.col.provisional", "mark")],
         [[r.school_type, r.schools, r.submitted, r.invalid, r.missing, r.rate, _prov(r.provisional)]
-         for r in cov.itertuples()])
-    sh.cf_text(first, last, 6, PROVISIONAL, "warn")
+         for r in s.coverage.itertuples()])
+    t.after.append(lambda p: b.mark(sh, p, 6, PROVISIONAL, b.warn))
 
     sh.heading(text("board.overview.kpi"))
-    _, tgt, _ = _kpi_labels(d)
     rows = [[r.school_type, r.short, r.respondents, r.rate, r.target, r.diff_target, r.diff_baseline,
              met(r.met), _prov(r.provisional)] for r in _kpi_sorted(s).itertuples()]
-    _, first, last = sh.table("tbl_overview_kpi", [
-        _col("board.col.school-type", width=16), _col("board.col.scene", width=26),
-        _col("board.col.respondents", "int"), _col("board.col.result", "pct"), Col(tgt, "pct"),
-        _col("board.col.diff-target", "pt"), _col("board.col.versus", "pt", baseline=d.kpi_table.baseline_label),
-        _col("board.col.judgement", width=10), _col("board.col.provisional", width=8)], rows)
-    sh.cf_judge(first, last, 7)
-    sh.cf_below(first, last, 3, 4)
-    sh.cf_text(first, last, 8, PROVISIONAL, "warn")
+    t = sh.table("tbl_overview_kpi", [
+        col("board.col.school-type"), col("board.col.scene"), col("board.col.respondents", "int"),
+        col("board.col.result", "pct"), Col(tgt, "pct"), col("board.col.diff-target", "pt"),
+        col("board.col.versus", "pt", baseline=base), col("board.col.judgement", "mark"),
+        col("board.col.provisional", "mark")], rows)
+    t.after.append(lambda p: (b.judge(sh, p, 7), b.below(sh, p, 3, 4), b.mark(sh, p, 8, PROVISIONAL, b.warn)))
 
     sh.heading(text("board.overview.policies"))
-    pol = s.action_policies.copy()
-    order = _types_order(s)
-    pol["_o"] = pol["school_type"].map(order)
-    pol = pol.sort_values(["policy", "_o"])
-    _, first, last = sh.table("tbl_overview_policies", [
-        _col("board.col.policy", width=16), _col("board.col.content", "wrap", 40),
-        _col("board.col.school-type", width=14), _col("board.col.item-count", "int"),
-        _col("board.col.answers-total", "int"), _col("board.col.met-total", "int"), _col("board.col.share", "pct"),
-        _col("board.col.provisional", width=8)],
-        [[text("board.policy", policy=r.policy), r.policy_title, r.school_type, r.items, r.respondents, r.met,
-          r.rate, _prov(r.provisional)] for r in pol.itertuples()])
+    scopes = _scopes(s)
+    cells = _pivot(s.action_policies, "policy", scopes)
+    titles = dict(zip(s.action_policies["policy"], s.action_policies["policy_title"]))
+    sh.table("tbl_overview_policies", [
+        col("board.col.policy"), col("board.col.content", "wrap", max_px=190), *_scope_columns(scopes),
+        col("board.col.provisional-types", "wrap", max_px=90)],
+        [[text("board.policy", policy=p), titles[p], *_scope_row(cells, p, scopes)] for p in titles])
 
     sh.heading(text("board.overview.problems"))
     pc = s.problem_counts
-    sh.table("tbl_overview_problems", [_col("board.col.severity", width=12), _col("board.col.code", width=26),
-                                       _col("board.col.count", "int"), _col("board.col.school-count", "int")],
-             [[r.severity_ja, r.code, r.count, r.schools] for r in pc.itertuples()])
+    if pc.empty:
+        sh.note(text("board.overview.no-problems"))
+    else:
+        sh.table("tbl_overview_problems", [
+            col("board.col.severity", "mark"), col("board.col.content"), col("board.col.count", "int"),
+            col("board.col.school-count", "int")],
+            [[r.severity_ja, problem_label(r.code), r.count, r.schools] for r in pc.itertuples()])
+        sh.note(text("board.overview.problems-note"))
     sh.note(_meeting_text(d))
     sh.note(text("board.provisional-note"))
-    sh.ws.set_column(0, 0, 16)
-    sh.ws.set_column(1, 1, 40)
+    sh.finish()
 
 
 def _kpi_sorted(s: Scores) -> pd.DataFrame:
@@ -324,144 +174,184 @@ def _kpi_sorted(s: Scores) -> pd.DataFrame:
     return k.sort_values(["_t", "_k"]).reset_index(drop=True)
 
 
-def _kpi_sheet(b: _Book) -> None:
+# ---------------------------------------------------------------- 場面別KPI, 区別KPI
+
+
+def _kpi_sheet(b: _Board) -> None:
     d, s = b.d, b.s
     kt = d.kpi_table
     base, tgt, nat = _kpi_labels(d)
-    sh = b.sheet(text("board.sheet.kpi"), text("board.title.kpi", title=kt.title))
+    sh = b.sheet("board.sheet.kpi", text("board.title.kpi", title=kt.title), landscape=LANDSCAPE)
     k = _kpi_sorted(s)
-    cols = [_col("board.col.school-type", width=10), _col("board.col.scene", width=26),
-            _col("board.col.schools", "int", 8), _col("board.col.respondents", "int", 10),
-            _col("board.col.meeting", "int", 10), _col("board.col.result", "pct", 9), Col(base, "pct", 9),
-            Col(tgt, "pct", 9), Col(nat, "pct", 9), _col("board.col.diff-target", "pt", 10),
-            _col("board.col.versus", "pt", 10, baseline=base), _col("board.col.diff-from", "pt", 10, other=nat),
-            _col("board.col.judgement", width=9), _col("board.col.response-rate", "pct", 9),
-            _col("board.col.provisional", width=7), _col("board.col.indicator", "wrap", 60)]
-    rows = [[r.school_type, r.short, r.concerned, r.respondents, r.meeting, r.rate, r.baseline, r.target,
-             r.national_target, r.diff_target, r.diff_baseline, r.diff_national, met(r.met), r.coverage,
-             _prov(r.provisional), r.label] for r in k.itertuples()]
-    top, first, last = sh.table("tbl_kpi", cols, rows, main=True, header_height=30)
-    sh.cf_judge(first, last, 12)
-    sh.cf_below(first, last, 5, 7)
-    sh.cf_text(first, last, 14, PROVISIONAL, "warn")
+    cols = [col("board.col.school-type"), col("board.col.scene"), col("board.col.respondents", "int"),
+            col("board.col.meeting", "int"), col("board.col.result", "pct"), Col(base, "pct"), Col(tgt, "pct"),
+            Col(nat, "pct"), col("board.col.diff-target", "pt"), col("board.col.versus", "pt", baseline=base),
+            col("board.col.diff-from", "pt", other=nat), col("board.col.judgement", "mark"),
+            col("board.col.provisional", "mark")]
+    rows = [[r.school_type, r.short, r.respondents, r.meeting, r.rate, r.baseline, r.target, r.national_target,
+             r.diff_target, r.diff_baseline, r.diff_national, met(r.met), _prov(r.provisional)]
+            for r in k.itertuples()]
+    t = sh.table("tbl_kpi", cols, rows)
+    placed: list[Placed] = []
+    t.after.append(lambda p: (placed.append(p), b.judge(sh, p, 11), b.below(sh, p, 4, 6),
+                              b.mark(sh, p, 12, PROVISIONAL, b.warn)))
+    for kpi in kt.kpis:
+        sh.note(text("board.kpi.definition", short=kpi.short, label=half_width_digits(kpi.label)))
     sh.note(_meeting_text(d))
     if kt.source_note:
         sh.note(text("board.kpi.national-source", national=nat, source=kt.source_note))
     sh.note(text("board.provisional-note"))
-    sh.row += 1
-    # One clustered bar chart per school type: 結果, R6現状, R7市目標, 国KPI.
-    chart_row = sh.row
-    for n, t in enumerate(dict.fromkeys(k["school_type"])):
-        idx = k.index[k["school_type"] == t]
-        r0, r1 = first + int(idx.min()), first + int(idx.max())
-        chart = b.wb.add_chart({"type": "column"})
-        for col, color in ((5, "#2F5597"), (6, "#A5A5A5"), (7, "#ED7D31"), (8, "#70AD47")):
-            chart.add_series({
-                "name": [sh.name, top, col],
-                "categories": [sh.name, r0, 1, r1, 1],
-                "values": [sh.name, r0, col, r1, col],
-                "fill": {"color": color},
-                "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 7}} if col == 5 else {},
-            })
-        chart.set_title({"name": text("board.chart.kpi", school_type=t, title=kt.title),
-                         "name_font": {"size": 11, "name": FONT}})
-        chart.set_y_axis({"min": 0, "max": 1, "num_format": "0%", "major_gridlines": {"visible": True}})
-        chart.set_x_axis({"num_font": {"size": 8, "name": FONT}})
-        chart.set_legend({"position": "bottom", "font": {"name": FONT, "size": 8}})
-        chart.set_size({"width": 620, "height": 330})
-        sh.ws.insert_chart(chart_row, 0 if n % 2 == 0 else 8, chart)
-        if n % 2 == 1:
-            chart_row += 18
+
+    def charts() -> list:
+        """One bar chart per school type (結果, R6現状, R7市目標, 国KPI per scene), side by side on one scale."""
+        p, out = placed[0], []
+        for school_type in dict.fromkeys(k["school_type"]):
+            idx = k.index[k["school_type"] == school_type]
+            r0, r1 = p.data_rows[int(idx.min())], p.data_rows[int(idx.max())]
+            chart = b.wb.add_chart({"type": "bar"})
+            for n, i in enumerate((4, 5, 6, 7)):
+                c = p.columns[i]
+                chart.add_series({
+                    "name": cols[i].header, "categories": [sh.name, r0, p.columns[1], r1, p.columns[1]],
+                    "values": [sh.name, r0, c, r1, c], "fill": {"color": SERIES_COLORS[n]}, "gap": 60,
+                    "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 8, "name": FONT}}
+                    if i == 4 else {}})
+            chart.set_title({"name": text("board.chart.kpi", school_type=school_type, title=kt.title),
+                             "name_font": {"size": 10, "name": FONT}})
+            chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%",
+                              "major_gridlines": {"visible": True}, "num_font": CHART_FONT})
+            chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
+            chart.set_legend({"position": "bottom", "font": CHART_FONT})
+            out.append(chart)
+        return out
+    sh.charts(charts, 436, 580)
+    sh.finish()
 
 
-def _ward_sheet(b: _Book) -> None:
+def _ward_sheet(b: _Board) -> None:
+    """Per school type: the city's target, each ward, the whole city; one column per scene. A rate below
+    the target of its school type is red."""
     d, s = b.d, b.s
+    kt = d.kpi_table
     _, tgt, _ = _kpi_labels(d)
-    sh = b.sheet(text("board.sheet.ward"), text("board.title.ward", title=d.kpi_table.title))
-    w = s.kpi_ward
-    rows = [[r.school_type, r.short, r.ward, r.concerned, r.respondents, r.meeting, r.rate, r.target, r.diff_target,
-             met(r.met), _prov(r.provisional)] for r in w.itertuples()]
-    _, first, last = sh.table("tbl_ward", [
-        _col("board.col.school-type", width=10), _col("board.col.scene", width=26), _col("board.col.ward", width=14),
-        _col("board.col.schools", "int", 8), _col("board.col.respondents", "int", 10),
-        _col("board.col.meeting", "int", 10), _col("board.col.result", "pct", 9), Col(tgt, "pct", 9),
-        _col("board.col.diff-target", "pt", 10), _col("board.col.judgement", width=9),
-        _col("board.col.provisional", width=7)], rows, main=True, header_height=30)
-    sh.cf_judge(first, last, 9)
-    sh.cf_below(first, last, 6, 7)
-    sh.cf_text(first, last, 10, PROVISIONAL, "warn")
+    sh = b.sheet("board.sheet.ward", text("board.title.ward", title=kt.title), landscape=LANDSCAPE)
     sh.note(text("board.ward.note") + text("board.provisional-note"))
+    w, k = s.kpi_ward, s.kpi
+    kpis = [kpi for kpi in kt.kpis if kpi.id in set(k["kpi_id"])]
+    submitted = s.schools[s.schools["status"] == "submitted"]
+    submitted_in = Counter((r.school_type, r.ward or NO_WARD) for r in submitted.itertuples())
+    rows, blocks = [], []
+    for school_type in dict.fromkeys(k["school_type"]):
+        block_k = k[k["school_type"] == school_type].set_index("kpi_id")
+        block_w = w[w["school_type"] == school_type]
+        first = len(rows)
+        rows.append([school_type, tgt, None, None, *[block_k.loc[kpi.id, "target"] for kpi in kpis], ""])
+        for ward in dict.fromkeys(block_w["ward"]):
+            cells = block_w[block_w["ward"] == ward].set_index("kpi_id")
+            rows.append([school_type, ward, int(cells["concerned"].max()), submitted_in[(school_type, ward)],
+                         *[cells.loc[kpi.id, "rate"] if kpi.id in cells.index else None for kpi in kpis],
+                         "".join(kpi.mark for kpi in kpis if kpi.id in cells.index and cells.loc[kpi.id, "provisional"])])
+        n_all = int((submitted["school_type"] == school_type).sum())
+        rows.append([school_type, ALL_SCHOOLS, int(block_k["concerned"].max()), n_all,
+                     *[block_k.loc[kpi.id, "rate"] for kpi in kpis],
+                     "".join(kpi.mark for kpi in kpis if block_k.loc[kpi.id, "provisional"])])
+        blocks.append((first, len(rows) - 1))
+    t = sh.table("tbl_ward", [
+        col("board.col.school-type"), col("board.col.ward"), col("board.col.schools", "int"),
+        Col(SCHOOL_STATUS["submitted"], "int"), *[Col(kpi.short, "pct") for kpi in kpis],
+        col("board.col.provisional-scenes", "mark")], rows, row_style={first: TARGET_ROW for first, _ in blocks})
+
+    def highlight(p: Placed) -> None:
+        for first, last in blocks:
+            target_row = p.data_rows[first]
+            for i in range(first + 1, last + 1):
+                r = p.data_rows[i]
+                for n in range(len(kpis)):
+                    c = p.columns[4 + n]
+                    a, t_ = xl_rowcol_to_cell(r, c), xl_rowcol_to_cell(target_row, c, row_abs=True)
+                    sh.ws.conditional_format(r, c, r, c, {
+                        "type": "formula", "criteria": f"=AND(ISNUMBER({a}),{a}<{t_})", "format": b.bad})
+    t.after.append(highlight)
+    sh.note(_meeting_text(d) + text("board.ward.rate-note", target=tgt))
+    sh.finish()
 
 
-def _own_target_sheet(b: _Book) -> None:
+# ---------------------------------------------------------------- 高校等の目標
+
+
+def _own_target_sheet(b: _Board) -> None:
     d, s = b.d, b.s
-    sh = b.sheet(text("board.sheet.own-targets"),
-                 text("board.title.own-targets", types=listing(d.kpi_table.own_target_types)))
+    sh = b.sheet("board.sheet.own-targets", text("board.title.own-targets",
+                                                   types=listing(d.kpi_table.own_target_types)), landscape=LANDSCAPE)
     sh.heading(text("board.own-targets.summary"))
-    _, first, last = sh.table("tbl_own_summary", [
-        _col("board.col.school-type", width=14), _col("board.col.schools", "int"),
-        _col("board.col.answering", "int"), _col("board.col.targets", "int"), _col("board.col.met", "int"),
-        _col("board.col.met-rate", "pct"), _col("board.col.provisional", width=8)],
+    t = sh.table("tbl_own_summary", [
+        col("board.col.school-type"), col("board.col.schools", "int"), col("board.col.answering", "int"),
+        col("board.col.targets", "int"), col("board.col.met", "int"), col("board.col.met-rate", "pct"),
+        col("board.col.provisional", "mark")],
         [[r.school_type, r.schools, r.respondents, r.targets, r.met, r.rate, _prov(r.provisional)]
          for r in s.own_target_summary.itertuples()])
+    t.after.append(lambda p: b.mark(sh, p, 6, PROVISIONAL, b.warn))
     sh.heading(text("board.own-targets.detail"))
+    # Per school, three rows (its answer, its own target, the judgement), one column per scene.
     own = s.own_targets
-    rows = [[r.school_code, r.school_name, r.school_type, SCHOOL_STATUS.get(r.status, r.status), r.short,
-             r.answer, r.own_target, met(r.met), r.steps_short] for r in own.itertuples()]
-    _, first, last = sh.table("tbl_own", [
-        _col("board.col.school-code", width=16), _col("board.col.school-name", width=28),
-        _col("board.col.school-type", width=12), _col("board.col.submission", width=12),
-        _col("board.col.scene", width=26), _col("board.col.answer", width=12), _col("board.col.own-target", width=12),
-        _col("board.col.judgement", width=9), _col("board.col.steps-short", "int", 12)],
-        rows, main=True, header_height=30)
-    sh.cf_judge(first, last, 7)
+    kpis = [kpi for kpi in d.kpi_table.kpis if kpi.id in set(own["kpi_id"])]
+    rows, styles, judged = [], {}, []
+    for code in dict.fromkeys(own["school_code"]):
+        school = own[own["school_code"] == code].set_index("kpi_id")
+        first = school.iloc[0]
+        cells = [school.loc[kpi.id] if kpi.id in school.index else None for kpi in kpis]
+        rows.append([first["school_name"], text("board.col.answer"), *[_or_blank(c, "answer") for c in cells]])
+        rows.append([SCHOOL_STATUS.get(first["status"], first["status"]), text("board.col.own-target"),
+                     *[_or_blank(c, "own_target") for c in cells]])
+        styles[len(rows) - 1] = TARGET_ROW
+        rows.append(["", text("board.col.judgement"), *[met(c["met"]) if c is not None else "" for c in cells]])
+        judged.append(len(rows) - 1)
+    t = sh.table("tbl_own", [col("board.col.school-name"), Col("", "text"),
+                             *[Col(kpi.short, "mark") for kpi in kpis]], rows, row_style=styles)
+
+    def highlight(p: Placed) -> None:
+        for i in judged:
+            r = p.data_rows[i]
+            for judgement, fmt in ((MET[True], b.good), (MET[False], b.bad)):
+                sh.ws.conditional_format(r, p.columns[2], r, p.columns[1 + len(kpis)], {
+                    "type": "cell", "criteria": "==", "value": quote(judgement), "format": fmt})
+    t.after.append(highlight)
+    sh.note(text("board.own-targets.note"))
+    sh.finish()
 
 
-def _actions_sheet(b: _Book) -> None:
+def _or_blank(cell, key: str):
+    value = None if cell is None else cell[key]
+    return "" if isnull(value) else value
+
+
+# ---------------------------------------------------------------- 取組状況
+
+
+def _actions_sheet(b: _Board) -> None:
     d, s = b.d, b.s
-    sh = b.sheet(text("board.sheet.actions"), text("board.title.actions"))
+    sh = b.sheet("board.sheet.actions", text("board.title.actions"), landscape=LANDSCAPE)
     a = s.actions.copy()
-    order = {i.id: n for n, i in enumerate(d.items)}
-    a["_i"] = a["item_id"].map(order)
-    a["_t"] = a["school_type"].map(_types_order(s))
-    a = a.sort_values(["_i", "_t"])
-    # Read at the meeting: one row per action, the share per school type side by side. The long
-    # table below keeps every count for filtering.
-    order = _types_order(s)
-    types = sorted(a["school_type"].unique(), key=lambda t: (t == ALL_SCHOOLS, order.get(t, 99)))  # 全体 last
+    a["_i"] = a["item_id"].map({i.id: n for n, i in enumerate(d.items)})
+    a = a.sort_values(["_i"], kind="stable")
+    scopes = _scopes(s)
     # Plain lookups, not a pivot: a pivot drops an item whose every rate is empty (e.g. no 特別支援学校 answered).
-    cell = {(r.item_id, r.school_type): (r.rate, bool(r.provisional)) for r in a.itertuples()}
-    sh.heading(text("board.actions.summary"))
-    summary = []
-    for r in a.drop_duplicates("item_id").itertuples():
-        got = [cell.get((r.item_id, t), (None, False)) for t in types]
-        summary.append([r.plan_ref, r.label, r.target, *[rate for rate, _ in got],
-                        listing(t for t, (_, prov) in zip(types, got) if prov)])
-    _, sfirst, slast = sh.table("tbl_actions_summary", [
-        _col("board.col.plan-ref", width=10), _col("board.col.action-item", "wrap", 56),
-        _col("board.col.target", "wrap", 14), *[Col(t, "pct", 9) for t in types],
-        _col("board.col.provisional-types", "wrap", 12)], summary, main=True, header_height=30)
-    sh.cf(sfirst, 3, slast, 2 + len(types), {"type": "data_bar", "bar_color": "#9BC2E6",
-                                             "min_type": "num", "min_value": 0, "max_type": "num", "max_value": 1})
-    sh.heading(text("board.actions.detail"))
-    rows = [[f"{r.policy}", r.measure, r.measure_title, r.plan_ref, r.action_title, r.goal, r.label, r.target,
-             r.school_type, r.concerned, r.respondents, r.met, r.rate, r.breakdown, _prov(r.provisional), r.item_id]
-            for r in a.itertuples()]
-    _, first, last = sh.table("tbl_actions", [
-        _col("board.col.policy", width=7), _col("board.col.measure", width=8),
-        _col("board.col.measure-title", "wrap", 18), _col("board.col.plan-ref", width=10),
-        _col("board.col.action", "wrap", 22), _col("board.col.target", width=5),
-        _col("board.col.action-item", "wrap", 48), _col("board.col.met-if", "wrap", 16),
-        _col("board.col.school-type", width=11), _col("board.col.schools", "int", 7),
-        _col("board.col.answering", "int", 7), _col("board.col.met-schools", "int", 7),
-        _col("board.col.met-rate", "pct", 8), _col("board.col.breakdown", "wrap", 28),
-        _col("board.col.provisional", width=6), _col("board.col.item-id", width=22)], rows, header_height=30)
-    sh.cf(first, 12, last, 12, {"type": "data_bar", "bar_color": "#9BC2E6",
-                                                   "min_type": "num", "min_value": 0,
-                                                   "max_type": "num", "max_value": 1})
-    sh.cf_text(first, last, 14, PROVISIONAL, "warn")
+    cells = _pivot(a, "item_id", scopes)
+    rows = [[r.plan_ref, r.label, r.target, *_scope_row(cells, r.item_id, scopes)]
+            for r in a.drop_duplicates("item_id").itertuples()]
+    t = sh.table("tbl_actions_summary", [
+        col("board.col.plan-ref"), col("board.col.action-item", "wrap", max_px=420),
+        col("board.col.target", "wrap", max_px=90), *_scope_columns(scopes),
+        col("board.col.provisional-types", "wrap", max_px=90)], rows)
+    t.after.append(lambda p: sh.cf(p, 3, {"type": "data_bar", "bar_color": "#BDD7EE", "bar_solid": True,
+                                          "min_type": "num", "min_value": 0, "max_type": "num", "max_value": 1},
+                                   2 + len(scopes)))
     sh.note(text("board.actions.note"))
     sh.note(text("board.provisional-note"))
+    sh.finish()
+
+
+# ---------------------------------------------------------------- 指導力
 
 
 def _positive_label(d: Definition) -> str:
@@ -469,244 +359,145 @@ def _positive_label(d: Definition) -> str:
     return listing(c.label for c in m.columns if c.key in m.positive) if m else ""
 
 
-def _checklist_sheet(b: _Book) -> None:
+def _checklist_sheet(b: _Board) -> None:
     d, s = b.d, b.s
     m = d.matrix
-    sh = b.sheet(text("board.sheet.checklist"), text("board.title.checklist", positive=_positive_label(d)))
+    sh = b.sheet("board.sheet.checklist", text("board.title.checklist", positive=_positive_label(d)),
+                 landscape=LANDSCAPE)
     if m is None:
         sh.note(text("board.checklist.none"))
+        sh.finish()
         return
-    pos = _positive_label(d)
-    cats = s.checklist_categories.copy()
-    cats["_t"] = cats["school_type"].map(_types_order(s))
-    cats = cats.sort_values(["_t", "category"]).reset_index(drop=True)
+    scopes = _scopes(s)
+    cats = s.checklist_categories
+    cells = _pivot(cats, "category", scopes)
+    national = dict(zip(cats["category"], cats["national_r6"]))
+    whole = {r.category: r.diff_national for r in cats[cats["school_type"] == ALL_SCHOOLS].itertuples()}
     sh.heading(text("board.checklist.categories"))
-    top, first, last = sh.table("tbl_checklist_categories", [
-        _col("board.col.school-type", width=12), _col("board.col.category", width=6),
-        _col("board.col.content", "wrap", 40), _col("board.col.answering", "int", 8),
-        _col("board.col.teachers", "int", 8), _col("board.col.ratings", "int", 10),
-        _col("board.col.total-of", "int", 12, what=pos), _col("board.col.share", "pct", 9),
-        _col("board.col.national-r6", "pct", 9), _col("board.col.diff-national", "pt", 10),
-        _col("board.col.provisional", width=7)],
-        [[r.school_type, r.category, r.title, r.schools, r.teachers, r.rated, r.positive, r.rate, r.national_r6,
-          r.diff_national, _prov(r.provisional)] for r in cats.itertuples()], main=True, header_height=30)
-    sh.cf_below(first, last, 7, 8)
+    cols = [col("board.col.category"), col("board.col.content", "wrap", max_px=300), *_scope_columns(scopes),
+            col("board.col.national-r6", "pct"), col("board.col.diff-national", "pt", scope=ALL_SCHOOLS),
+            col("board.col.provisional-types", "wrap", max_px=90)]
+    rows = []
+    for key, cat in m.categories.items():
+        values = _scope_row(cells, key, scopes)
+        rows.append([key, cat.title, *values[:-1], national.get(key), whole.get(key), values[-1]])
+    t = sh.table("tbl_checklist_categories", cols, rows)
+    placed: list[Placed] = []
+    n = len(scopes)
+    t.after.append(lambda p: (placed.append(p), b.below(sh, p, 1 + n, 2 + n)))
+    sh.heading(text("board.checklist.counts"))
+    counts = {(r.school_type, "schools"): r.schools for r in cats.itertuples()}
+    counts.update({(r.school_type, "teachers"): r.teachers for r in cats.itertuples()})
+    sh.table("tbl_checklist_counts", [col("board.col.count-of"), *_scope_columns(scopes, "int")],
+             [[text("board.col.answering"), *[counts.get((t_, "schools")) for t_ in scopes]],
+              [text("board.col.teachers"), *[counts.get((t_, "teachers")) for t_ in scopes]]])
     sh.note(text("board.checklist.national-source", source=m.national_source))
     sh.note(text("board.checklist.weighting") + text("board.provisional-note"))
-    sh.row += 1
-    # Chart: city-wide rate against the national figure per category (the 全体 rows come first).
-    n_cat = len(m.categories)
-    chart = b.wb.add_chart({"type": "bar"})
-    for col, color in ((7, "#2F5597"), (8, "#A5A5A5")):
-        chart.add_series({"name": [sh.name, top, col], "categories": [sh.name, first, 1, first + n_cat - 1, 1],
-                          "values": [sh.name, first, col, first + n_cat - 1, col], "fill": {"color": color},
-                          "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 7}}})
-    chart.set_title({"name": text("board.chart.checklist", scope=ALL_SCHOOLS), "name_font": {"size": 11, "name": FONT}})
-    chart.set_x_axis({"min": 0, "max": 1, "num_format": "0%"})
-    chart.set_y_axis({"reverse": True})
-    chart.set_legend({"position": "bottom", "font": {"name": FONT, "size": 8}})
-    chart.set_size({"width": 560, "height": 300})
-    sh.ws.insert_chart(sh.row, 0, chart)
-    sh.row += 17
 
-    sh.heading(text("board.by-item"))
-    items = s.checklist_items.copy()
-    items["_t"] = items["school_type"].map(_types_order(s))
-    items = items.sort_values(["_t"], kind="stable")
+    def chart() -> list:
+        """Per category: the city's school types with most teachers, 全体 and the national figure."""
+        p = placed[0]
+        first, last = p.data_rows[0], p.data_rows[-1]
+        big = [t_ for t_ in scopes[:-1] if (counts.get((t_, "teachers")) or 0) >= CHART_MIN_TEACHERS]
+        series = [2 + scopes.index(t_) for t_ in big] + [1 + n, 2 + n]
+        c = b.wb.add_chart({"type": "bar"})
+        for k, i in enumerate(series):
+            color = SERIES_COLORS[0] if i == 1 + n else "#A5A5A5" if i == 2 + n else SERIES_COLORS[2 + k % 3]
+            c.add_series({"name": cols[i].header.replace("\n", ""), "gap": 50, "fill": {"color": color},
+                          "categories": [sh.name, first, p.columns[1], last, p.columns[1]],
+                          "values": [sh.name, first, p.columns[i], last, p.columns[i]],
+                          "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 8, "name": FONT}}})
+        c.set_title({"name": text("board.chart.checklist", scope=ALL_SCHOOLS), "name_font": {"size": 10, "name": FONT}})
+        c.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
+                      "major_gridlines": {"visible": True}})
+        c.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
+        c.set_legend({"position": "bottom", "font": CHART_FONT})
+        return [c]
+    sh.charts(chart, 880, 560)
+    sh.finish()
+
+
+def _checklist_items_sheet(b: _Board) -> None:
+    d, s = b.d, b.s
+    m = d.matrix
+    if m is None:
+        return
+    sh = b.sheet("board.sheet.checklist-items", text("board.title.checklist-items", positive=_positive_label(d)),
+                 landscape=LANDSCAPE)
+    scopes = _scopes(s)
+    items = s.checklist_items
+    cells = _pivot(items, "row", scopes)
+    labels = dict(zip(items["row"], items["label"]))
     sh.table("tbl_checklist_items", [
-        _col("board.col.school-type", width=12), _col("board.col.item", width=6), _col("board.col.category", width=6),
-        _col("board.col.content", "wrap", 60), _col("board.col.rated-teachers", "int", 10), Col(pos, "int", 12),
-        _col("board.col.share", "pct", 9), _col("board.col.wording", width=12), _col("board.col.provisional", width=7)],
-        [[r.school_type, checklist_row_label(r.row), r.category, r.label, r.teachers, r.positive, r.rate,
-          "" if r.verified else text("board.checklist.unverified"), _prov(r.provisional)]
-         for r in items.itertuples()])
+        col("board.col.item"), col("board.col.content", "wrap", max_px=420), *_scope_columns(scopes),
+        col("board.col.provisional-types", "wrap", max_px=90)],
+        [[checklist_row_label(r.key), labels.get(r.key, r.label), *_scope_row(cells, r.key, scopes)] for r in m.rows])
+    sh.note(text("board.checklist.weighting") + text("board.provisional-note"))
+    sh.finish()
 
 
-def _environment_sheet(b: _Book) -> None:
+# ---------------------------------------------------------------- 環境
+
+
+def _environment_sheet(b: _Board) -> None:
     d, s = b.d, b.s
-    sh = b.sheet(text("board.sheet.environment"), text("board.title.environment"))
+    sh = b.sheet("board.sheet.environment", text("board.title.environment"), landscape=LANDSCAPE)
+    scopes = _scopes(s)
     sh.heading(text("board.environment.devices"))
-    order = _types_order(s)
-    r_ = s.environment_ratios.copy()
-    r_["_t"] = r_["school_type"].map(order)
-    r_ = r_.sort_values(["_t"], kind="stable")
+    ratios = s.environment_ratios
+    cells = _pivot(ratios, "metric", scopes, "value")
     rows = []
-    for r in r_.itertuples():
-        value = r.value
-        kind_value = (value if r.unit != "%" else None)
-        rows.append([r.school_type, r.label, r.schools, r.numerator, r.denominator, kind_value,
-                     value if r.unit == "%" else None, r.unit, _prov(r.provisional)])
-    _, first, last = sh.table("tbl_env_ratios", [
-        _col("board.col.school-type", width=12), _col("board.col.indicator", width=30),
-        _col("board.col.school-count", "int", 8), _col("board.col.numerator", "int", 10),
-        _col("board.col.denominator", "int", 10), _col("board.col.value", "num2", 9), _col("board.col.share", "pct", 9),
-        _col("board.col.unit", width=6), _col("board.col.provisional", width=7)], rows, main=True)
+    for r in ratios.drop_duplicates("metric").itertuples():
+        kind = "pct" if r.unit == "%" else f"num{int(r.places)}:{r.unit}"
+        values = _scope_row(cells, r.metric, scopes)
+        rows.append([r.label, *[Cell(v, kind) for v in values[:-1]], values[-1]])
+    schools = {r.school_type: r.schools for r in ratios.itertuples()}
+    rows.append([text("board.environment.schools-counted"), *[Cell(schools.get(t), "int:" + text("unit.school"))
+                                                              for t in scopes], ""])
+    sh.table("tbl_env_ratios", [col("board.col.indicator"), *_scope_columns(scopes, "num2"),
+                                col("board.col.provisional-types", "wrap", max_px=90)], rows)
     sh.note(text("board.environment.working-devices"))
-    sh.row += 1
-    sh.heading(text("board.by-item"))
-    e = s.environment.copy()
-    e["_t"] = e["school_type"].map(order)
-    e["_i"] = e["item_id"].map({i.id: n for n, i in enumerate(d.items)})
-    e = e.sort_values(["_i", "_t"])
-    _, first, last = sh.table("tbl_env_items", [
-        _col("board.col.item", "wrap", 34), _col("board.col.plan-ref", width=10),
-        _col("board.col.school-type", width=12), _col("board.col.schools", "int", 8),
-        _col("board.col.answering", "int", 8), _col("board.col.sum", "int", 10), _col("board.col.mean", "num1", 8),
-        _col("board.col.unit", width=5), _col("board.col.breakdown", "wrap", 40), _col("board.col.target", "wrap", 18),
-        _col("board.col.meets-target", "int", 10), _col("board.col.share", "pct", 9),
-        _col("board.col.provisional", width=7)],
-        [[r.label, r.plan_ref, r.school_type, r.concerned, r.respondents, r.sum, r.mean, r.unit, r.breakdown,
-          r.target, r.met, r.rate, _prov(r.provisional)] for r in e.itertuples()])
+
+    env = s.environment
+    order = [i for i in d.items if i.id in set(env["item_id"])]
+    counts = [i for i in order if i.type == "integer"]
+    if counts:
+        sh.heading(text("board.environment.means"))
+        cells = _pivot(env, "item_id", scopes, "mean")
+        sums = {r.item_id: r.sum for r in env[env["school_type"] == ALL_SCHOOLS].itertuples()}
+        sh.table("tbl_env_means", [
+            col("board.col.item", "wrap", max_px=300), col("board.col.plan-ref"), *_scope_columns(scopes, "num1"),
+            col("board.col.total-all", "int", scope=ALL_SCHOOLS)],
+            [[i.label, i.plan_ref or "", *[Cell(v, "num1") for v in _scope_row(cells, i.id, scopes)[:-1]],
+              sums.get(i.id)] for i in counts])
+    targeted = [i for i in order if i.type != "integer" and i.target is not None]
+    if targeted:
+        sh.heading(text("board.environment.targets"))
+        cells = _pivot(env, "item_id", scopes)
+        sh.table("tbl_env_targets", [
+            col("board.col.item", "wrap", max_px=300), col("board.col.met-if", "wrap", max_px=120),
+            *_scope_columns(scopes), col("board.col.provisional-types", "wrap", max_px=90)],
+            [[i.label, i.target.describe(), *_scope_row(cells, i.id, scopes)] for i in targeted])
+    choices = [i for i in order if i.type == "choice"]
+    if choices:
+        sh.heading(text("board.environment.breakdown", scope=ALL_SCHOOLS))
+        whole = {r.item_id: r.breakdown for r in env[env["school_type"] == ALL_SCHOOLS].itertuples()}
+        sh.table("tbl_env_breakdown", [col("board.col.item", "wrap", max_px=300),
+                                       col("board.col.breakdown", "wrap", max_px=560)],
+                 [[i.label, whole.get(i.id, "")] for i in choices])
     sh.note(text("board.provisional-note"))
+    sh.finish()
 
 
-def _per_school_columns(d: Definition) -> list:
-    return [i for i in d.items if i.prefill is None]
+# ---------------------------------------------------------------- 経年
 
 
-def _per_school_sheet(b: _Book) -> None:
+def _trend_sheet(b: _Board) -> None:
     d, s = b.d, b.s
-    sh = b.sheet(text("board.sheet.per-school"), text("board.title.per-school"))
-    sh.note(text("board.per-school.note"))
-    items = _per_school_columns(d)
-    fixed = [_col("board.col.school-code", width=16), _col("board.col.school-name", width=26),
-             _col("board.col.school-type", width=10), _col("board.col.ward", width=9),
-             _col("board.col.submission", width=10), _col("board.col.source-file", width=30)]
-    cols = fixed + [Col(_item_header(d, i), "int" if i.type == "integer" else "text", 12) for i in items]
-    # The source cell of each item in the school files, above the headings.
-    src_row = sh.row
-    sh.ws.write_string(src_row, 5, text("board.per-school.source-cells"), sh.f["note"])
-    for c, item in enumerate(items, start=len(fixed)):
-        sh.ws.write_string(src_row, c, s.sources.get(item.id, ""), sh.f["note"])
-    sh.row += 1
-    ps = s.per_school
-    rows = [[r["school_code"], r["school_name"], r["school_type"], r["ward"],
-             SCHOOL_STATUS.get(r["status"], r["status"]), r["file"]] + [r[i.id] for i in items]
-            for r in ps.to_dict("records")]
-    top, first, last = sh.table("tbl_per_school", cols, rows, main=True, header_height=96, csv_name="responses.csv")
-    if first > last:
-        return
-    sh.ws.freeze_panes(top + 1, 2)
-    sh.ws.repeat_rows(0, top)
-    sh.ws.repeat_columns(0, 1)
-    sh.cf_text(first, last, 4, SCHOOL_STATUS["missing"], "bad")
-    sh.cf_text(first, last, 4, SCHOOL_STATUS["invalid"], "warn")
-    col_of = {i.id: n for n, i in enumerate(items, start=len(fixed))}
-    for item in items:
-        formula = _below_formula(d, item, first, col_of)
-        if formula:
-            c = col_of[item.id]
-            sh.cf(first, c, last, c, {"type": "formula", "criteria": formula,
-                                                          "format": sh.f["bad"]})
-
-
-def _item_header(d: Definition, item) -> str:
-    prefix = f"{item.plan_ref} " if item.plan_ref and not item.matrix_row else ""
-    return f"{prefix}{item.label}"
-
-
-def _below_formula(d: Definition, item, first: int, col_of: dict) -> str | None:
-    """Live conditional-format formula for 'this school's answer is below its target'; mirrors
-    score.below_target so the highlight follows edits made by the board."""
-    cell = xl_rowcol_to_cell(first, col_of[item.id], col_abs=True)
-    type_cell = xl_rowcol_to_cell(first, 2, col_abs=True)
-    kt = d.kpi_table
-    kpi = next((k for k in kt.kpis if k.item == item.id), None)
-    if kpi is not None:
-        own = ",".join(f"{type_cell}={_quote(t)}" for t in kt.own_target_types)
-        is_own = f"OR({own})" if own else "FALSE"
-        not_meeting = ",".join(f"{cell}<>{_quote(m)}" for m in kt.meeting)
-        rule = f"AND(NOT({is_own}),{cell}<>\"\",{not_meeting})"
-        if kpi.own_target_item and kpi.own_target_item in col_of:
-            tcell = xl_rowcol_to_cell(first, col_of[kpi.own_target_item], col_abs=True)
-            rank = lambda ref: "(" + "+".join(f"({ref}={_quote(o)})*{n}"  # noqa: E731
-                                              for n, o in enumerate(d.choices_of(item), start=1)) + ")"
-            rule = f"OR({rule},AND({is_own},{cell}<>\"\",{tcell}<>\"\",{rank(cell)}>{rank(tcell)}))"
-        return "=" + rule
-    if item.target is None or not item.plan_ref:
-        return None
-    if item.target.min is not None:
-        return f"=AND(ISNUMBER({cell}),{cell}<{item.target.min})"
-    # Neither a met answer nor one the definition leaves out of the share (該当なし) is highlighted.
-    allowed = ",".join(f"{cell}<>{_quote(m)}" for m in (*(item.target.met_if or ()), *item.target.excluded))
-    return f"=AND({cell}<>\"\",{allowed})" if allowed else None
-
-
-def _status_sheet(b: _Book) -> None:
-    s = b.s
-    sh = b.sheet(text("board.sheet.status"), text("board.title.status"))
-    rows = [[r.school_code, r.school_name, r.school_type, r.ward, SCHOOL_STATUS.get(r.status, r.status), r.file,
-             r.n_error, r.n_query, r.n_warning] for r in s.schools.itertuples()]
-    _, first, last = sh.table("tbl_status", [
-        _col("board.col.school-code", width=16), _col("board.col.school-name", width=30),
-        _col("board.col.school-type", width=12), _col("board.col.ward", width=10), _col("board.col.state", width=20),
-        _col("board.col.used-file", width=40), _col("board.col.errors", "int", 8), _col("board.col.queries", "int", 8),
-        _col("board.col.fixed", "int", 8)], rows, main=True, csv_name="schools.csv")
-    sh.cf_text(first, last, 4, SCHOOL_STATUS["missing"], "bad")
-    sh.cf_text(first, last, 4, SCHOOL_STATUS["invalid"], "warn")
-    sh.cf(first, 6, last, 6, {"type": "cell", "criteria": ">", "value": 0, "format": sh.f["bad"]})
-    sh.cf(first, 7, last, 7, {"type": "cell", "criteria": ">", "value": 0, "format": sh.f["warn"]})
-
-
-def _ledger_sheet(b: _Book) -> None:
-    s = b.s
-    sh = b.sheet(text("board.sheet.ledger"), text("board.title.ledger"))
-    names = {sc.school_code: sc.school_name for sc in s.schools.itertuples()}
-    rows = [[r.file, FILE_STATUS.get(r.status, r.status), r.school_code, names.get(r.school_code, ""), r.reason,
-             r.sha256] for r in s.ledger.itertuples()]
-    _, first, last = sh.table("tbl_ledger", [
-        _col("board.col.file", width=44), _col("board.col.handling", width=14),
-        _col("board.col.school-code", width=16), _col("board.col.school-name", width=26),
-        _col("board.col.reason", "wrap", 50), Col("SHA-256", width=20)], rows, main=True, csv_name="ledger.csv")
-    sh.cf_text(first, last, 1, FILE_STATUS["rejected"], "bad")
-
-
-def _problems_sheet(b: _Book) -> None:
-    s = b.s
-    sh = b.sheet(text("board.sheet.problems"), text("board.title.problems"))
-    names = {sc.school_code: sc.school_name for sc in s.schools.itertuples()}
-    p = s.problems.copy()
-    p["_o"] = p["severity"].map(SEVERITY_ORDER).fillna(9)
-    p = p.sort_values(["_o", "school_code", "file", "sheet", "cell"], kind="stable")
-    rows = [[severity_ja(r.severity), r.school_code, names.get(r.school_code, ""), r.file, r.sheet, r.cell,
-             r.item_id, r.value, r.code, r.message] for r in p.itertuples()]
-    _, first, last = sh.table("tbl_problems", [
-        _col("board.col.severity", width=9), _col("board.col.school-code", width=16),
-        _col("board.col.school-name", width=24), _col("board.col.file", width=30), _col("board.col.sheet", width=10),
-        _col("board.col.cell", width=7), _col("board.col.item-id", width=18), _col("board.col.value", width=16),
-        _col("board.col.code", width=20), _col("board.col.content", "wrap", 60)],
-        rows, main=True, csv_name="problems.csv")
-    sh.cf_text(first, last, 0, severity_ja("error"), "bad")
-    sh.cf_text(first, last, 0, severity_ja("query"), "warn")
-
-
-def _data_sheet(b: _Book) -> None:
-    s = b.s
-    sh = b.sheet(text("board.sheet.data"), text("board.title.data"))
-    data = s.data
-    if not sh.fits(len(data)):  # checked before building 20k+ row lists
-        sh.too_long(len(data), "responses.csv")
-        return
-    cols = [_col("board.col.school-code", width=16), _col("board.col.school-name", width=24),
-            _col("board.col.school-type", width=10), _col("board.col.ward", width=9),
-            _col("board.col.section", width=18), _col("board.col.item-id", width=22), _col("board.col.item", width=40),
-            _col("board.col.plan-ref", width=10), _col("board.col.answer", "auto", 14),
-            _col("board.col.below-target", width=8), _col("board.col.file", width=30),
-            _col("board.col.sheet", width=10), _col("board.col.cell", width=7)]
-    below = text("board.data.below-target")
-    rows = [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], below if r[9] else "", r[10], r[11], r[12]]
-            for r in data.itertuples(index=False, name=None)]
-    sh.table("tbl_data", cols, rows, main=True)
-
-
-def _trend_sheet(b: _Book) -> None:
-    d, s = b.d, b.s
-    sh = b.sheet(text("board.sheet.trend"), text("board.title.trend", title=d.kpi_table.title))
+    sh = b.sheet("board.sheet.trend", text("board.title.trend", title=d.kpi_table.title), landscape=LANDSCAPE)
     t = s.trend
     years = sorted(t["fiscal_year"].unique())
     shorts = {k.id: k.short for k in d.kpi_table.kpis}
-    sh.note(text("board.trend.note", first_year=fiscal_year_label(min(years)), baseline=d.kpi_table.baseline_label)
-            if years else "")
     types = list(dict.fromkeys(t["school_type"]))
     wide = []
     for ty in types:
@@ -717,34 +508,58 @@ def _trend_sheet(b: _Book) -> None:
             cur = s.kpi[(s.kpi["kpi_id"] == k.id) & (s.kpi["school_type"] == ty)]
             prov = _prov(cur.iloc[0]["provisional"]) if not cur.empty else ""
             wide.append([ty, shorts[k.id]] + [sub.get(y) for y in years] + [prov])
-    cols = ([_col("board.col.school-type", width=10), _col("board.col.scene", width=26)]
-            + [Col(fiscal_year_label(int(y)), "pct", 11) for y in years]
-            + [_col("board.col.provisional-of-year", width=12, year=fiscal_year_label(s.fiscal_year))])
-    top, first, last = sh.table("tbl_trend", cols, wide, main=True)
-    chart_row = sh.row + 1
-    for n, ty in enumerate(types):
-        idx = [i for i, r in enumerate(wide) if r[0] == ty]
-        if not idx:
-            continue
-        r0, r1 = first + idx[0], first + idx[-1]
-        chart = b.wb.add_chart({"type": "column"})
-        for c in range(2, 2 + len(years)):
-            chart.add_series({"name": [sh.name, top, c], "categories": [sh.name, r0, 1, r1, 1],
-                              "values": [sh.name, r0, c, r1, c]})
-        chart.set_title({"name": text("board.chart.trend", school_type=ty), "name_font": {"size": 11, "name": FONT}})
-        chart.set_y_axis({"min": 0, "max": 1, "num_format": "0%"})
-        chart.set_legend({"position": "bottom", "font": {"name": FONT, "size": 8}})
-        chart.set_size({"width": 620, "height": 320})
-        sh.ws.insert_chart(chart_row, 0 if n % 2 == 0 else 8, chart)
-        if n % 2 == 1:
-            chart_row += 18
-    sh.row = chart_row + 18
-    sh.heading(text("board.trend.long"))
-    src = {"plan": text("board.trend.source-plan", baseline=d.kpi_table.baseline_label),
-           "run": text("board.trend.source-run")}
-    sh.table("tbl_trend_long", [_col("board.col.fiscal-year", width=12), _col("board.col.scene", width=26),
-                                _col("board.col.school-type", width=10), _col("board.col.rate", "pct", 9),
-                                _col("board.col.source", width=18)],
-             [[r.year_label, shorts.get(r.kpi_id, r.kpi_id), r.school_type, r.rate, src.get(r.source, r.source)]
-              for r in t.itertuples()])
+    cols = ([col("board.col.school-type"), col("board.col.scene")]
+            + [Col(fiscal_year_label(int(y)), "pct") for y in years]
+            + [col("board.col.provisional-of-year", "mark", year=fiscal_year_label(s.fiscal_year))])
+    table = sh.table("tbl_trend", cols, wide)
+    placed: list[Placed] = []
+    table.after.append(placed.append)
+    if years:
+        sh.note(text("board.trend.note", first_year=fiscal_year_label(min(years)), baseline=d.kpi_table.baseline_label))
 
+    def charts() -> list:
+        p, out = placed[0], []
+        for ty in types:
+            idx = [i for i, r in enumerate(wide) if r[0] == ty]
+            if not idx:
+                continue
+            r0, r1 = p.data_rows[idx[0]], p.data_rows[idx[-1]]
+            chart = b.wb.add_chart({"type": "bar"})
+            for n, c in enumerate(range(2, 2 + len(years))):
+                chart.add_series({"name": cols[c].header, "categories": [sh.name, r0, p.columns[1], r1, p.columns[1]],
+                                  "values": [sh.name, r0, p.columns[c], r1, p.columns[c]], "gap": 60,
+                                  "fill": {"color": SERIES_COLORS[(len(years) - 1 - n) % len(SERIES_COLORS)]},
+                                  "data_labels": {"value": True, "num_format": "0.0%",
+                                                  "font": {"size": 7, "name": FONT}}})
+            chart.set_title({"name": text("board.chart.trend", school_type=ty), "name_font": {"size": 10, "name": FONT}})
+            chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
+                              "major_gridlines": {"visible": True}})
+            chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
+            chart.set_legend({"position": "bottom", "font": CHART_FONT})
+            out.append(chart)
+        return out
+    sh.charts(charts, 436, 300)
+    sh.finish()
+
+
+# ---------------------------------------------------------------- 提出状況
+
+
+def _status_sheet(b: _Board) -> None:
+    s = b.s
+    sh = b.sheet("board.sheet.status", text("board.title.status"), landscape=PORTRAIT)
+    rows = [[r.school_name, r.school_type, r.ward, SCHOOL_STATUS.get(r.status, r.status), r.n_error, r.n_query,
+             r.n_warning] for r in s.schools.itertuples()]
+    t = sh.table("tbl_status", [
+        col("board.col.school-name"), col("board.col.school-type"), col("board.col.ward"), col("board.col.state"),
+        col("board.col.errors", "nonzero"), col("board.col.queries", "nonzero"), col("board.col.fixed", "nonzero")],
+        rows)
+
+    def highlight(p: Placed) -> None:
+        b.mark(sh, p, 3, SCHOOL_STATUS["missing"], b.bad)
+        b.mark(sh, p, 3, SCHOOL_STATUS["invalid"], b.warn)
+        sh.cf(p, 4, {"type": "cell", "criteria": ">", "value": 0, "format": b.bad})
+        sh.cf(p, 5, {"type": "cell", "criteria": ">", "value": 0, "format": b.warn})
+    t.after.append(highlight)
+    sh.note(text("board.status.counts-note", staff=text("name.staff-workbook"), sheet=text("staff.sheet.problems")))
+    sh.finish()
