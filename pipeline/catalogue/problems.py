@@ -48,6 +48,14 @@ PROBLEMS: dict[str, Spec] = {
                                         "違いは{count}項目: {differences}。",
                                "送信日時や保存日時では新旧を確かめられませんでした。どちらが最新の回答か学校に確かめてください。",
                                for_school=False),
+    # --- who sent a file collected from mail (merge.sender_queries); for staff: the school cannot act on it
+    "sent-from-other-school": Spec("query", "{school}の調査票が、別の学校（{other}、{other_code}）のアドレス {sender} から送られています。",
+                                   "どちらの学校の回答か、両校に確かめてください（他校の調査票に入力した可能性があります）。",
+                                   for_school=False),
+    "sent-from-unknown-address": Spec("query", "{school}の調査票が、学校一覧にないアドレス {sender} から送られています"
+                                               "（学校一覧のアドレスは {expected}）。",
+                                      "個人のアドレスから送られた可能性があります。学校に確かめ、必要なら学校一覧のアドレスを直してください。",
+                                      for_school=False),
     # --- whole files ({detected} and {detail} are texts of catalogue/files.py: format.* and detail.*).
     # A refused file that names a school of the roster goes back to that school: those hints say what to send.
     "file-empty": Spec("error", "ファイルが空（0バイト）です。", "保存し直して、もう一度送ってもらってください。"),
