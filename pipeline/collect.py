@@ -187,7 +187,7 @@ def _iso2022_jp_ms(raw: bytes) -> str | None:
         for i in range(0, len(jis) - 1, 2):
             c1, c2 = jis[i], jis[i + 1]
             s1 = (c1 + 1) // 2 + (0x70 if c1 <= 0x5E else 0xB0)
-            s2 = c2 + (0x1F if c1 % 2 else 0x7D)
+            s2 = c2 + (0x1F if c1 % 2 else 0x7E)
             if s2 >= 0x7F and c1 % 2:
                 s2 += 1
             out += bytes([s1 & 0xFF, s2 & 0xFF])
@@ -239,7 +239,11 @@ def clean(value: str, limit: int = MAX_TEXT) -> str:
 def attachment_name(part: Message) -> str:
     """The file name the sender's program gave: RFC 2231 (filename*=, continuations, any charset) or a
     plain parameter holding RFC 2047 words or raw bytes, from Content-Disposition, else Content-Type's name."""
-    for value in (part.get_param("filename", header="content-disposition"), part.get_param("name")):
+    try:
+        values = (_param(part, "filename", "content-disposition"), _param(part, "name", "content-type"))
+    except Exception:  # noqa: BLE001 - a parameter list no parser makes sense of: the part has no name
+        return ""
+    for value in values:
         if value is None:
             continue
         if isinstance(value, tuple):  # RFC 2231: (charset, language, text with each byte as one character)
@@ -257,6 +261,17 @@ def attachment_name(part: Message) -> str:
         if name.strip():
             return name
     return ""
+
+
+def _param(part: Message, param: str, header: str):
+    """A parameter as get_param gives it; a header holding raw 8-bit bytes (Shift_JIS typed straight into
+    a file name) is first read as text, which get_param itself would turn into replacement characters."""
+    for name, value in part.raw_items():
+        if name.lower() == header and any("\udc80" <= c <= "\udcff" for c in value):
+            decoded = Message()
+            decoded[header] = _decode_bytes(value.encode("ascii", "surrogateescape"), None)
+            return decoded.get_param(param, header=header)
+    return part.get_param(param, header=header)
 
 
 def _date(value: str) -> dt.datetime | None:
@@ -280,13 +295,24 @@ def _received(msg: Message) -> dt.datetime | None:
     return None
 
 
+def _raw_header(msg: Message, name: str) -> str:
+    """A header as sent, encoded words left in place (raw 8-bit bytes guessed)."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header) or any("\udc80" <= c <= "\udcff" for c in str(value)):
+        return header_text(msg, name)
+    return str(value)
+
+
 def _address(value: str) -> tuple[str, str]:
-    """(address in lower case, display name) of a From: header; the first mailbox if it names several."""
-    pairs = email.utils.getaddresses([value])
-    for name, addr in pairs:
+    """(address in lower case, display name) of a From: header as sent, the first mailbox if it names
+    several. The address is taken before encoded words are decoded, so that a display name decoding to
+    「校長\r\nBcc: x@y」 or to an address of its own never stands for the sender."""
+    for name, addr in email.utils.getaddresses([value]):
         if "@" in addr:
-            return clean(addr, 254).lower(), clean(name)
-    return clean(value, 254).lower(), ""
+            return clean(addr, 254).lower(), clean(_decode_words(name))
+    return clean(_decode_words(value), 254).lower(), ""
 
 
 def _auto(header: Callable[[str], str], subject: str, sender: str, content_type: str) -> tuple[str, str, str]:
@@ -325,7 +351,7 @@ def parse_mime(raw: bytes, received: dt.datetime | None = None) -> Mail:
 
 
 def _mail_of(msg: Message, received: dt.datetime | None) -> Mail:
-    sender, name = _address(header_text(msg, "From"))
+    sender, name = _address(_raw_header(msg, "From"))
     subject = clean(header_text(msg, "Subject"))
     auto, why, subject_auto = _auto(lambda h: header_text(msg, h), subject, sender, msg.get_content_type())
     mail = Mail(message_id=clean(header_text(msg, "Message-ID"), 250), sender=sender, sender_name=name,
@@ -335,6 +361,8 @@ def _mail_of(msg: Message, received: dt.datetime | None) -> Mail:
         mail.parts = _mime_parts(msg)
     except RecursionError:
         mail.problem = text("collect.message.too-deep")
+    except Exception as exc:  # noqa: BLE001 - its headers are still recorded, with why its parts are not
+        mail.problem = text("collect.message.unreadable", error=clean(f"{type(exc).__name__}: {exc}", 120))
     return mail
 
 
@@ -354,7 +382,7 @@ def _mime_parts(msg: Message) -> list[Part]:
             stack.extend((p, depth + 1) for p in reversed(payload))
             continue
         ctype = part.get_content_type()
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         name = attachment_name(part)
         if ctype.startswith("text/") and not name and disposition != "attachment":
             continue  # the body
@@ -387,7 +415,7 @@ def parse_msg(path: Path) -> Mail:
         return Mail(problem=text("collect.message.unreadable", error=clean(f"{type(exc).__name__}: {exc}", 120)))
     try:
         headers = _msg_headers(msg)
-        sender, name = _address(_decode_words(str(_prop(msg, "sender") or "")) or header_text(headers, "From"))
+        sender, name = _address(str(_prop(msg, "sender") or "") or _raw_header(headers, "From"))
         subject = clean(str(_prop(msg, "subject") or ""))
         auto, why, subject_auto = _auto(lambda h: header_text(headers, h), subject, sender,
                                         headers.get_content_type() if headers.get("Content-Type") else "")
