@@ -230,9 +230,10 @@ def header_text(msg: Message, name: str) -> str:
 
 
 def clean(value: str, limit: int = MAX_TEXT) -> str:
-    """Text for the record and the console: line breaks, controls and invisible format characters
-    (a right-to-left override that disguises `xlsx.exe`) become spaces, runs of spaces one."""
-    value = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") else c for c in value)
+    """Text for the record and the console: line breaks and controls become spaces (runs of spaces one),
+    invisible format characters (a right-to-left override that disguises `xlsx.exe`) are dropped."""
+    value = "".join("" if unicodedata.category(c) == "Cf" else " " if unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs")
+                    else c for c in value)
     return re.sub(r"\s+", " ", value).strip()[:limit]
 
 
@@ -1000,8 +1001,8 @@ def load_imap_config(path: Path) -> ImapConfig:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UsageError(text("mail.config.unreadable", path=path, reason=exc)) from None
     section = data.get("imap") if isinstance(data, dict) else None
-    if section is None:
-        raise UsageError(text("collect.imap.no-config", config=path))
+    if section is None or (isinstance(section, dict) and not section.get("host") and not section.get("user")):
+        raise UsageError(text("collect.imap.no-config", config=path))  # the section as shipped: not set up
     msgs = []
     if not isinstance(section, dict):
         section = {}
