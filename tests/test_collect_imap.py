@@ -355,6 +355,7 @@ def test_the_year_consolidated_ranks_by_sent_time_and_asks_about_senders(year_bo
 
     base, first, _ = year_collected
     result = run(definition, roster, base / "inbox", base / "outbox", history_path=base / "history.sqlite3")
+    print(f"\nconsolidate of the collected year: {result.seconds:.1f} s")
     ledger = list(csv.DictReader(io.StringIO((result.run_dir / "ledger.csv").read_bytes().decode("utf-8-sig"))))
     assert len(ledger) == len(_inbox_files(base / "inbox"))
     assert all(r["sender"] and r["sent_at"] for r in ledger), "every collected file has its sender and sent time"
