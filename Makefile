@@ -13,6 +13,7 @@ OUTBOX ?= outbox
 OUT ?= templates/xlsx
 TEMPLATES ?= templates/xlsx
 RUN ?=
+MESSAGES ?=
 SMTP_HOST ?=
 SMTP_PORT ?=
 SEND_OPTS := $(if $(filter 1,$(SEND)),--send) $(if $(SMTP_HOST),--smtp-host $(SMTP_HOST)) $(if $(SMTP_PORT),--smtp-port $(SMTP_PORT))
@@ -25,7 +26,7 @@ endif
 # OUT given on the command line: where definition-export / definition-check write (their own defaults otherwise).
 DEF_OUT_OPT := $(if $(filter command line environment,$(origin OUT)),--out "$(OUT)")
 
-.PHONY: help venv templates consolidate demo mail-distribute mail-remind mail-return definition-export definition-check test bench fuzz clean
+.PHONY: help venv templates collect consolidate demo mail-distribute mail-remind mail-return definition-export definition-check test bench fuzz clean
 
 help: ## このコマンド一覧を表示する
 	@echo "使い方: make <コマンド>"
@@ -40,6 +41,9 @@ venv: $(STAMP) ## Python の仮想環境を作り、必要なパッケージを�
 
 templates: $(STAMP) ## 学校一覧から学校ごとの調査票を templates/xlsx/ に作る
 	$(VPY) -m pipeline templates --roster $(ROSTER) --out $(OUT)
+
+collect: $(STAMP) ## 返信メールの添付（受信箱、または MESSAGES= の保存したメール）を inbox/ に取り込む
+	$(VPY) -m pipeline collect --inbox $(INBOX) $(if $(MESSAGES),--messages $(MESSAGES))
 
 consolidate: $(STAMP) ## inbox/ の提出ファイルを検査・集約し、outbox/ に結果を出す
 	$(VPY) -m pipeline consolidate --roster $(ROSTER) --inbox $(INBOX) --outbox $(OUTBOX)

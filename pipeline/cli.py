@@ -119,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_definition(p)
     p.set_defaults(command=_demo)
 
+    p = _parser(sub, "collect", "メール（IMAP の受信箱、または保存したメール）から提出ファイルを inbox に取り込む",
+                "学校からの返信メールの添付ファイルのうち、調査票と思われるものを inbox/受信日/ に保存し、\n"
+                "差出人・送信日時などを inbox の隣の回収記録に書きます。受信箱は読むだけで、削除・移動・既読にはしません。\n"
+                "--messages を省略すると config/mail.yaml の imap: の受信箱から取り込みます。\n"
+                "例: python -m pipeline collect（受信箱から）\n"
+                "例: python -m pipeline collect --messages 保存したメール --inbox inbox")
+    p.add_argument("--messages", type=Path, default=None, metavar="フォルダ",
+                   help="保存したメール（.eml / Outlook の .msg）のフォルダ。省略時は config/mail.yaml の imap: の受信箱。"
+                        "例: --messages 保存したメール")
+    p.add_argument("--inbox", type=Path, default=config.INBOX, metavar="フォルダ",
+                   help="添付ファイルを保存するフォルダ（回収記録はその隣に作ります）。省略時は inbox。例: --inbox inbox")
+    p.set_defaults(command=_collect)
+
     p = _parser(sub, "mail", "調査票の配布・督促・差戻しのメールを作る／送る",
                 "メールの下書き（.eml）を outbox に作ります。--send で実際に送信します。\n"
                 "例: python -m pipeline mail distribute（配布メールの下書きを作る）")
@@ -248,6 +261,14 @@ def _print_summary(result) -> None:
         for stage, seconds in result.timings.items():
             print(f"  {seconds:7.3f} s  {stage}", file=sys.stderr)
     print(result.run_dir)
+
+
+def _collect(args) -> int:
+    from .collect import run
+
+    result = run(args.inbox, messages=args.messages, progress=True)
+    print(result.record)
+    return 1 if result.stopped else 0
 
 
 def _mail(args) -> int:

@@ -86,8 +86,9 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     # pandas and the later stages, about half a second that would otherwise come first.
     reading = parallel.start_reading(inbox, definition, roster, progress=progress)
     from . import history as hist
-    from .ingest import problems_of
-    from .merge import merge, rival_queries
+    from .collect import load_provenance
+    from .ingest import problems_of, with_provenance
+    from .merge import merge, rival_queries, sender_queries
     from .normalize import normalize
     from .render import RunInfo, csv_bytes, render_outputs
     from .score import score
@@ -95,6 +96,8 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     laps("imports (overlapping the reading)")
 
     reads = reading.result()  # in file-name order, whatever order the workers finished in
+    # Files saved from mail by `collect`: who sent each and when, from the record beside the inbox.
+    reads = with_provenance(reads, load_provenance(inbox))
     laps("ingest")
     usable = [r for r in reads if r.status == "read"]
     answers = normalize(definition, roster, usable)
@@ -109,6 +112,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
             error_counts[p.file] = error_counts.get(p.file, 0) + 1
     merged = merge(reads, answers.long, error_counts, roster)
     problems += rival_queries(merged.rivals, answers.long, definition)
+    problems += sender_queries(reads, roster)
     laps("merge")
 
     previous = hist.load_history(history_path, definition) if history_path.exists() else None

@@ -100,6 +100,7 @@ class FileRead:
     # When the school sent the file, where known. Reading a file never knows it: the collection record
     # kept beside the inbox does (files saved from mail by `collect`), and merge ranks by it first.
     sent_at: dt.datetime | None = None
+    sender: str = ""  # the address it came from, where the collection record knows it
 
     @property
     def reason(self) -> str:
@@ -252,26 +253,34 @@ def ole_stream_names(data: bytes, limit: int = 4096) -> list[str]:
     return names
 
 
-def _sniff_zip(zf: zipfile.ZipFile) -> str:
-    """Format of a zip container: xlsx/xlsm/xlsb/ods; anything else is refused, naming what it is (raises _Reject)."""
+def _zip_kind(zf: zipfile.ZipFile) -> tuple[str, str]:
+    """(format, "") of a spreadsheet zip container (xlsx/xlsm/xlsb/ods), or ("", catalogue key naming what else it is)."""
     names = set(zf.namelist())
     if "mimetype" in names:
         mime = _read_member(zf, "mimetype").strip()
         if mime == ODS_MIME:
-            return "ods"
+            return "ods", ""
         if mime.startswith(b"application/vnd.oasis.opendocument.text"):
-            raise _Reject("file-not-spreadsheet", detected=text("format.odf-text"))
+            return "", "format.odf-text"
         if mime.startswith(b"application/vnd.oasis.opendocument"):
-            raise _Reject("file-not-spreadsheet", detected=text("format.odf-other"))
+            return "", "format.odf-other"
     if "xl/workbook.xml" in names:
-        return "xlsm" if _macro_enabled_workbook(zf) or _has_macro_project(names) else "xlsx"
+        return ("xlsm" if _macro_enabled_workbook(zf) or _has_macro_project(names) else "xlsx"), ""
     if "xl/workbook.bin" in names:
-        return "xlsb"
+        return "xlsb", ""
     if "word/document.xml" in names:
-        raise _Reject("file-not-spreadsheet", detected=text("format.word"))
+        return "", "format.word"
     if "ppt/presentation.xml" in names:
-        raise _Reject("file-not-spreadsheet", detected=text("format.powerpoint"))
-    raise _Reject("file-not-spreadsheet", detected=text("format.zip"))
+        return "", "format.powerpoint"
+    return "", "format.zip"
+
+
+def _sniff_zip(zf: zipfile.ZipFile) -> str:
+    """Format of a zip container: xlsx/xlsm/xlsb/ods; anything else is refused, naming what it is (raises _Reject)."""
+    fmt, other = _zip_kind(zf)
+    if not fmt:
+        raise _Reject("file-not-spreadsheet", detected=text(other))
+    return fmt
 
 
 _WORKBOOK_OVERRIDE_RE = re.compile(rb"<(?:\w+:)?Override\b[^>]*?PartName=[\"']/xl/workbook\.xml[\"'][^>]*>")
@@ -322,6 +331,61 @@ def _read_member(zf: zipfile.ZipFile, name: str | zipfile.ZipInfo) -> bytes:
     info = name if isinstance(name, zipfile.ZipInfo) else zf.getinfo(name)
     with zf.open(info) as f:
         return f.read(info.file_size)
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A zip member's bytes, bounded by its declared size (for archives already passed by sniff)."""
+    return _read_member(zf, info)
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What a file is by its first bytes and container, judged as read_file judges it, before any cell is read.
+
+    kind: "workbook" (a spreadsheet, or an Office container that may be one: an encrypted or damaged
+    package, which read_file then refuses naming why); "archive" (a plain zip that may hold workbooks);
+    "other" (not a spreadsheet); "refused" (a container outside the safety limits: a zip bomb, absurd sizes).
+    """
+    kind: str
+    format: str = ""  # xlsx/xlsm/xlsb/ods/xls, "encrypted" or "damaged" for a workbook; "zip" for an archive
+    reason: str = ""  # Japanese: what an "other" file is, or why a "refused" one is refused
+
+
+def sniff(data: bytes) -> Sniffed:
+    """The content's kind, never raising: collect keeps from mail only what could be a survey file."""
+    head = data[:8]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                _check_zip_sizes(zf)
+                fmt, other = _zip_kind(zf)
+        except _Reject as r:
+            return Sniffed("refused", reason=problem(r.code, **r.facts).message)
+        except RuntimeError:  # an encrypted member was read: a password-protected zip archive
+            return Sniffed("archive", "zip")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, zlib.error, ValueError,
+                NotImplementedError, OSError):
+            return Sniffed("workbook", "damaged")
+        if fmt:
+            return Sniffed("workbook", fmt)
+        if other == "format.zip":
+            return Sniffed("archive", "zip")
+        return Sniffed("other", reason=text(other))
+    if head == OLE_MAGIC:
+        try:
+            streams = {n.lower() for n in ole_stream_names(data)}
+        except (ValueError, struct.error):
+            return Sniffed("workbook", "damaged")
+        if "encryptioninfo" in streams or "encryptedpackage" in streams:
+            return Sniffed("workbook", "encrypted")
+        if "workbook" in streams or "book" in streams:
+            return Sniffed("workbook", "xls")
+        if "worddocument" in streams:
+            return Sniffed("other", reason=text("format.word-97"))
+        if "powerpoint document" in streams:
+            return Sniffed("other", reason=text("format.powerpoint-97"))
+        return Sniffed("other", reason=text("format.ole-other"))
+    return Sniffed("other", reason=text(_sniff_other(data[:1024])))
 
 
 _DTD_RE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
@@ -1142,6 +1206,16 @@ def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool =
     for path in tqdm(paths, desc=text("consolidate.progress"), unit=text("unit.file"), disable=not progress, file=sys.stderr):
         reads.append(read_file(path, inbox, definition, roster))
     return reads
+
+
+def with_provenance(reads: Iterable[FileRead], provenance: dict) -> list[FileRead]:
+    """The reads with sent_at and sender filled from the collection record kept beside the inbox
+    (file -> collect.Provenance); files put into the inbox by hand have none and stay as read."""
+    out = []
+    for r in reads:
+        p = provenance.get(r.file)
+        out.append(replace(r, sent_at=p.sent_at, sender=p.sender) if p is not None else r)
+    return out
 
 
 def problems_of(reads: Iterable[FileRead]) -> list[Problem]:

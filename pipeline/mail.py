@@ -50,6 +50,8 @@ XLSX_SUBTYPE = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RUN_DIR_RE = re.compile(r"^\d{8}-\d{6}(?:-(\d+))?$")
 # Problems listed per severity in a return mail; the rest are in the attached 差戻し workbook.
 MAX_LISTED = 30
+# Sections of config/mail.yaml read by other verbs (collect reads `imap`), not by the mail verbs.
+OTHER_SECTIONS = ("imap",)
 # RFC 5322 line limit; a longer one-line filename parameter falls back to RFC 2231 continuations.
 MAX_LINE = 998
 
@@ -143,7 +145,7 @@ def load_mail_config(path: Path) -> MailConfig:
         raise UsageError(text("mail.config.not-a-mapping", path=path))
     known = {f.name for f in fields(MailConfig)}
     msgs = []
-    unknown = sorted(str(k) for k in data if k not in known)
+    unknown = sorted(str(k) for k in data if k not in known and k not in OTHER_SECTIONS)
     if unknown:
         msgs.append(text("mail.config.unknown-keys", keys=", ".join(unknown)))
     # An empty YAML value (`port:`) means "use the default".

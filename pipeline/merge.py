@@ -34,7 +34,9 @@ from .ja import enumeration, nfkc, show, timestamp
 from .problems import Problem, problem
 from .roster import Roster
 
-LEDGER_COLUMNS = ["file", "sha256", "school_code", "status", "reason"]
+# sender and sent_at (extra columns at the end, CONTRACT): who sent a file collected from mail and when
+# (ISO 8601), empty for files put into the inbox by hand.
+LEDGER_COLUMNS = ["file", "sha256", "school_code", "status", "reason", "sender", "sent_at"]
 SCHOOL_COLUMNS = ["school_code", "school_name", "school_type", "status", "file"]
 RESPONSE_COLUMNS = ["school_code", "item_id", "value", "file", "sheet", "cell"]
 
@@ -147,7 +149,8 @@ def merge(reads: Sequence, answers_long: pd.DataFrame, error_counts: dict[str, i
         if status == "rejected" and not r.school_code:
             reason += _name_hint(r.file, schools_by_code)
         ledger_rows.append({"file": r.file, "sha256": r.sha256, "school_code": r.school_code,
-                            "status": status, "reason": reason})
+                            "status": status, "reason": reason, "sender": r.sender,
+                            "sent_at": r.sent_at.isoformat(timespec="seconds") if r.sent_at else ""})
     ledger = pd.DataFrame(ledger_rows, columns=LEDGER_COLUMNS)
 
     school_rows = []
@@ -219,6 +222,39 @@ def rival_queries(rivals: Iterable[Rival], answers_long: pd.DataFrame, definitio
         out.append(problem("submissions-differ", file=rival.winner.file, school_code=rival.school_code,
                            value=rival.other.file, used=rival.winner.file, other=rival.other.file,
                            count=len(differing), differences=enumeration(quoted), basis=basis))
+    return out
+
+
+# ------------------------------------------------------------------ who sent a collected file
+
+
+def _addresses(value: str) -> set[str]:
+    """The addresses of a roster cell (one, or several separated by ; , or spaces), lower case."""
+    return {a for a in re.split(r"[;,\s]+", nfkc(value or "").lower()) if "@" in a}
+
+
+def sender_queries(reads: Iterable, roster: Roster) -> list[Problem]:
+    """A query for staff on each file of a roster school that came by mail from another school's address
+    (`sent-from-other-school`) or from an address in no row of the roster (`sent-from-unknown-address`).
+    Files put into the inbox by hand carry no sender and are not judged; nor are schools without an address."""
+    schools = roster.by_code()
+    owner: dict[str, object] = {}
+    for s in roster.schools:
+        for a in _addresses(s.email):
+            owner.setdefault(a, s)
+    out = []
+    for r in reads:
+        school = schools.get(r.school_code)
+        sender = (r.sender or "").lower()
+        if school is None or not sender or not _addresses(school.email) or sender in _addresses(school.email):
+            continue
+        other = owner.get(sender)
+        if other is not None:
+            out.append(problem("sent-from-other-school", file=r.file, school_code=school.code, value=sender,
+                               sender=sender, school=school.name, other=other.name, other_code=other.code))
+        else:
+            out.append(problem("sent-from-unknown-address", file=r.file, school_code=school.code, value=sender,
+                               sender=sender, school=school.name, expected=enumeration(sorted(_addresses(school.email)))))
     return out
 
 

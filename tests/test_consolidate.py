@@ -40,7 +40,9 @@ def test_every_file_is_in_the_ledger_exactly_once(year):
     on_disk = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())
     ledger = read_csv(result.run_dir / "ledger.csv")
     assert sorted(r["file"] for r in ledger) == on_disk
-    assert list(ledger[0].keys()) == ["file", "sha256", "school_code", "status", "reason"]
+    # CONTRACT's columns first; who sent a file collected from mail and when at the end (empty here: put by hand).
+    assert list(ledger[0].keys()) == ["file", "sha256", "school_code", "status", "reason", "sender", "sent_at"]
+    assert all(r["sender"] == r["sent_at"] == "" for r in ledger)
     assert {r["status"] for r in ledger} <= {"accepted", "superseded", "rejected", "ignored"}
     for row in ledger:
         assert (row["reason"] == "") == (row["status"] == "accepted"), row
