@@ -231,7 +231,7 @@ def _demo(args) -> int:
 def _print_summary(result) -> None:
     """What a run found, the files to open, and the run folder last (scripts read the last line)."""
     from .consolidate import RUN_DIR_RETURNS
-    from .render import REPORT_HTML_NAME, WORKBOOK_NAME
+    from .render import REPORT_HTML_NAME, STAFF_WORKBOOK_NAME, WORKBOOK_NAME
 
     s = result.schools["status"].value_counts()
     led = result.ledger["status"].value_counts()
@@ -252,6 +252,7 @@ def _print_summary(result) -> None:
         "",
         text("summary.open"),
         f"  {result.run_dir / WORKBOOK_NAME}",
+        f"  {result.run_dir / STAFF_WORKBOOK_NAME}",
         f"  {result.run_dir / REPORT_HTML_NAME}",
         text("summary.run-folder"),
     ]

@@ -164,7 +164,13 @@ def ignore_reason(rel: str) -> str:
     for prefix, key in _IGNORED_PREFIXES:
         if name.startswith(prefix):
             return key
-    return _IGNORED_NAMES.get(name.lower(), "")
+    known = _IGNORED_NAMES.get(name.lower(), "")
+    if known:
+        return known
+    # .gitkeep, .directory and other hidden files (or anything in a hidden folder) that tools leave behind.
+    if any(part.startswith(".") for part in parts):
+        return "ignored.hidden-file"
+    return ""
 
 
 # ------------------------------------------------------------------ recognising the content

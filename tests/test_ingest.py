@@ -324,7 +324,8 @@ def test_an_iso_date_time_written_by_a_program_is_a_date(definition, roster, inb
 @pytest.mark.parametrize("rel, key", [
     ("~$回答.xlsx", "ignored.excel-lock"), ("2026-02-10/.~lock.回答.xlsx#", "ignored.libreoffice-lock"),
     ("Thumbs.db", "ignored.thumbs-db"), ("sub/desktop.ini", "ignored.desktop-ini"), (".DS_Store", "ignored.ds-store"),
-    ("__MACOSX/回答.xlsx", "ignored.macos-archive-folder"), ("._回答.xlsx", "ignored.macos-resource-fork")])
+    ("__MACOSX/回答.xlsx", "ignored.macos-archive-folder"), ("._回答.xlsx", "ignored.macos-resource-fork"),
+    (".gitkeep", "ignored.hidden-file"), (".git/index", "ignored.hidden-file"), ("2026-02-10/.directory", "ignored.hidden-file")])
 def test_lock_and_system_files_are_ignored_with_a_reason(definition, roster, inbox, rel, key):
     put(inbox, rel, b"\x05Owner" + bytes(100))
     r = read(inbox, rel, definition, roster)

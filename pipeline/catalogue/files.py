@@ -19,6 +19,7 @@ TEXTS = {
     "ignored.ehthumbs-db": "Windows が自動で作る縮小表示用のファイル（ehthumbs.db）のため対象外です。",
     "ignored.desktop-ini": "Windows が自動で作るフォルダー設定ファイル（desktop.ini）のため対象外です。",
     "ignored.ds-store": "macOS が自動で作るフォルダー設定ファイル（.DS_Store）のため対象外です。",
+    "ignored.hidden-file": "名前が「.」で始まる隠しファイル（.gitkeep など、ソフトが作るもの）のため対象外です。",
     # --- reason: a file read but not used
     "reason.has-errors": "エラーが{count}件あるため使用しません（エラーの内容は職員用の集約結果と差戻しファイルにあります）。",
     "reason.superseded": "同じ学校のより新しい提出（{winner}）を使用します。",
