@@ -13,6 +13,7 @@ OUTBOX ?= outbox
 OUT ?= templates/xlsx
 TEMPLATES ?= templates/xlsx
 RUN ?=
+BENCH ?=
 MESSAGES ?=
 SMTP_HOST ?=
 SMTP_PORT ?=
@@ -69,8 +70,8 @@ definition-check: $(STAMP) ## 調査定義（.xlsx）を確かめ、校種ごと
 test: $(STAMP) ## すべてのテストを実行する
 	$(VPY) -m pytest -q
 
-bench: $(STAMP) ## 処理速度を測る（190校・2,000・30,000ファイル）
-	$(VPY) -m devtools.bench
+bench: $(STAMP) ## 処理速度を目標と比べて測る（BENCH="--sizes 190,2000" で一部だけ）
+	$(VPY) -m devtools.bench $(BENCH)
 
 fuzz: $(STAMP) ## 壊れた・悪意のある入力を大量に試す（1,000例以上）
 	HYPOTHESIS_PROFILE=fuzz $(VPY) -m pytest -q tests/test_fuzz.py

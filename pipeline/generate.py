@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .definition import Definition, Item, Section
+from .fastxlsx import FastWorkbook
 from .catalogue import TEXTS, text
 from .itemtypes import TYPES
 from .ja import SEVERITY, era_date, safe_filename
@@ -135,7 +135,7 @@ class _Builder:
             if n.item_id:
                 self.marks.setdefault(n.item_id, []).append(n)
         self.buf = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_formulas": False,
+        self.wb = FastWorkbook(self.buf, {"in_memory": True, "strings_to_formulas": False,
                                                  "strings_to_urls": False, "strings_to_numbers": False})
         self.placements: list[Placement] = []
         self.items = definition.items_for(school.type, school.flags)

@@ -90,10 +90,7 @@ class _Sheet:
             ws.set_column(c, c, column.width)
         if header_height:
             ws.set_row(top, header_height)
-        formats = [self.b.cell_format(c.kind) for c in cols]
-        for i, row in enumerate(rows):
-            for c, (column, value) in enumerate(zip(cols, row)):
-                self.b.put(ws, top + 1 + i, c, value, column.kind, formats[c])
+        self.b.put_rows(ws, top + 1, [c.kind for c in cols], [self.b.cell_format(c.kind) for c in cols], rows)
         ws.freeze_panes(top + 1, 0)
         ws.repeat_rows(0, top)
         self.row = last + 2
@@ -277,7 +274,7 @@ def _data_sheet(b: _Staff) -> None:
             col("board.col.sheet", width=10), col("board.col.cell", width=7)]
     below = text("board.data.below-target")
     rows = [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], below if r[9] else "", r[10], r[11], r[12]]
-            for r in data.itertuples(index=False, name=None)]
+            for r in zip(*(data[c].tolist() for c in data.columns))]
     sh.table("tbl_data", cols, rows)
 
 

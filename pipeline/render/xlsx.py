@@ -10,10 +10,9 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal
 
-import xlsxwriter
-
 from ..catalogue import text
 from ..definition import Definition
+from ..fastxlsx import FastWorkbook
 from ..ja import count, isnull, pt
 from ..layout import header_text
 from .common import RunInfo
@@ -31,6 +30,8 @@ NORMAL_COLUMN_PX = 72
 # kind -> number format; a kind may carry a unit after a colon ("num2:人" -> 0.00人).
 NUMBER_FORMATS = {"int": "#,##0", "pct": "0.0%", "pt": '+0.0"pt";"▲"0.0"pt";"±"0.0"pt"', "num1": "#,##0.0",
                   "num2": "#,##0.00", "nonzero": "#,##0;-#,##0;"}  # nonzero: a count where 0 is left blank
+# zlib level of the packages: 1 writes the staff workbook's long sheets 4x faster than the default (6), ~25 % larger.
+COMPRESS_LEVEL = 1
 CENTRED = {"mark"}  # short words judged at a glance: 達成, 暫定
 BOLD = {"key"}  # the names in a table of names and values
 
@@ -94,9 +95,10 @@ class Book:
     def __init__(self, d: Definition, run: RunInfo, title_key: str):
         self.d, self.run = d, run
         self.buf = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(self.buf, {
+        self.wb = FastWorkbook(self.buf, {
             "in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-            "default_format_properties": dict(NORMAL), "default_column_width": NORMAL_COLUMN_PX})
+            "default_format_properties": dict(NORMAL), "default_column_width": NORMAL_COLUMN_PX},
+            compresslevel=COMPRESS_LEVEL)
         self.wb.set_properties({
             "title": text(title_key, fiscal_year=d.survey.fiscal_year_label, survey=d.survey.title),
             "author": d.survey.contact.office, "comments": text("board.properties.comments", run_id=run.run_id)})
@@ -160,6 +162,49 @@ class Book:
             ws.write_number(r, c, float(value), fmt)
         else:
             ws.write_string(r, c, str(value), fmt)
+
+    def put_rows(self, ws, top: int, kinds: list[str], formats: list, rows: list[list]) -> None:
+        """Rows of values from column A at row `top` onwards: the same cells as `put` for each value (with the
+        column's format), stored a table at a time (FastWorksheet.put_block)."""
+        if not rows:
+            return
+        width = len(kinds)
+        if any(len(row) != width for row in rows):  # ragged rows: one value at a time, as put does
+            for r, row in enumerate(rows, start=top):
+                for c, (kind, fmt, value) in enumerate(zip(kinds, formats, row)):
+                    self.put(ws, r, c, value, kind, fmt)
+            return
+        ws.put_block(top, 0, [self._column(kind, fmt, list(values))
+                              for kind, fmt, values in zip(kinds, formats, zip(*rows))])
+
+    def _column(self, kind: str, fmt, values: list) -> tuple[list, object]:
+        """(cell values, format or formats) of one column as `put` writes them: a str is written as text, a
+        number as a number, None as a blank cell with the format."""
+        base = base_kind(kind)
+        number = base in NUMBER_FORMATS
+
+        def empty(value) -> bool:
+            return isnull(value) or (number and isinstance(value, str) and value == "")
+
+        if base == "auto":
+            int_fmt, num2_fmt = self.cell_format("int"), self.cell_format("num2")
+            out, fmts = [], []
+            for v in values:
+                if empty(v):
+                    out.append(None)
+                    fmts.append(fmt)
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out.append(v)
+                    fmts.append(int_fmt if float(v).is_integer() else num2_fmt)
+                else:
+                    out.append(str(v))
+                    fmts.append(fmt)
+            return out, fmts
+        if base == "pct":
+            return [None if empty(v) else float(Decimal(str(v)) / 100) for v in values], fmt
+        if number:
+            return [None if empty(v) else float(v) for v in values], fmt
+        return [v if v.__class__ is str else None if empty(v) else str(v) for v in values], fmt
 
     def close(self) -> bytes:
         self.wb.close()
