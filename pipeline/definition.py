@@ -408,8 +408,13 @@ def _build(path: Path, source) -> Definition:
 class _YamlSource:
     mistakes = ()
 
-    def __init__(self, path: Path, node, data: dict):
-        self.path, self.node, self.data = path, node, data
+    def __init__(self, path: Path, source: str, data: dict):
+        self.path, self.source, self.data = path, source, data
+
+    @cached_property
+    def node(self):
+        """The YAML node tree, for the line of a mistake: composed only when there is one to tell."""
+        return yaml.compose(self.source, Loader=yaml.SafeLoader)
 
     def pydantic(self, err: dict, reason: str) -> str:
         return text("definition.at", path=self.path, where=_where(self.node, tuple(err["loc"])), message=reason)
@@ -424,8 +429,10 @@ def _read_yaml(path: Path, raw: bytes) -> _YamlSource:
     except UnicodeDecodeError:
         raise DefinitionError([_in_file(path, "definition.not-utf8")]) from None
     try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source)
+        try:  # libyaml where installed (a tenth of the time); its own wording of an error is not shown
+            data = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            data = yaml.safe_load(source)  # raises again, in the words (and at the line) users are shown
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = text("definition.line", line=mark.line + 1) if mark else text("definition.line-unknown")
@@ -433,7 +440,7 @@ def _read_yaml(path: Path, raw: bytes) -> _YamlSource:
         raise DefinitionError([text("definition.at", path=path, where=where, message=message)]) from None
     if not isinstance(data, dict):
         raise DefinitionError([_in_file(path, "definition.not-a-definition")])
-    return _YamlSource(path, node, data)
+    return _YamlSource(path, source, data)
 
 
 def _in_file(path: Path, key: str) -> str:

@@ -30,6 +30,7 @@ from xlsxwriter.worksheet import (CellBlankTuple, CellDatetimeTuple, CellNumberT
                                   _utf16_truncate)
 
 _COLS: list[str] = []
+_FORMULAS: dict[tuple[str, bool, bool], str] = {}
 
 
 def _col_names(n: int) -> list[str]:
@@ -122,6 +123,19 @@ class FastWorksheet(Worksheet):
                     self.write_string(first_row + i, first_col + j, v, f)
                 else:
                     self.write_number(first_row + i, first_col + j, v, f)
+
+    # ------------------------------------------------------------------ formulas
+
+    def _prepare_formula(self, formula, expand_future_functions=False):
+        """As Worksheet._prepare_formula (some 150 regular expressions per formula), remembered: a school's
+        template repeats the same validation and check formulas in every school's copy."""
+        key = (formula, bool(expand_future_functions), bool(self.use_future_functions))
+        done = _FORMULAS.get(key)
+        if done is None:
+            if len(_FORMULAS) > 50_000:
+                _FORMULAS.clear()
+            done = _FORMULAS[key] = super()._prepare_formula(formula, expand_future_functions)
+        return done
 
     # ------------------------------------------------------------------ tables
 

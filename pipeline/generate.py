@@ -118,6 +118,30 @@ def _formula_text(key: str, /, **cells: str) -> str:
     return "&".join(parts) or '""'
 
 
+# The same for every school: an item's data validation options, for the last definition used (a template asks
+# for ~100 of them; the definition is held, so the cache is never mistaken for another's).
+_VALIDATIONS: dict = {"definition": None, "options": {}}
+
+
+def _validation_options(definition: Definition, item: Item) -> dict | None:
+    """The item type's input rule, with the item's hint shown above its prompt; None: no rule, no hint."""
+    if _VALIDATIONS["definition"] is not definition:
+        _VALIDATIONS.update(definition=definition, options={})
+    cache = _VALIDATIONS["options"]
+    if item.id in cache:
+        return cache[item.id]
+    rule = TYPES[item.type].input_rule(definition, item)
+    hint = item.hint or ""
+    opts = None
+    if rule is not None or hint:
+        rule = rule if rule is not None else {"validate": "any", "input_message": ""}
+        title = item.label if len(item.label) <= 30 else item.label[:29] + "…"
+        opts = {"input_title": title, "error_title": text("template.error.title"), "error_type": "stop", **rule}
+        opts["input_message"] = "\n".join(m for m in (hint, rule["input_message"]) if m)[:255]
+    cache[item.id] = opts
+    return opts
+
+
 # ------------------------------------------------------------------ builder
 
 
@@ -198,16 +222,9 @@ class _Builder:
 
     def _validation(self, ws, row: int, col: int, item: Item):
         """The item type's input rule, with the item's hint shown above its prompt."""
-        rule = TYPES[item.type].input_rule(self.d, item)
-        hint = item.hint or ""
-        if rule is None:
-            if not hint:
-                return
-            rule = {"validate": "any", "input_message": ""}
-        title = item.label if len(item.label) <= 30 else item.label[:29] + "…"
-        opts = {"input_title": title, "error_title": text("template.error.title"), "error_type": "stop", **rule}
-        opts["input_message"] = "\n".join(m for m in (hint, rule["input_message"]) if m)[:255]
-        ws.data_validation(row, col, row, col, opts)
+        opts = _validation_options(self.d, item)
+        if opts is not None:
+            ws.data_validation(row, col, row, col, dict(opts))
 
     def _answer_cell(self, ws, sheet: str, row: int, col: int, item: Item):
         """Write one answer cell: name, key, format, validation, and the answer/marks of a 差戻し."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 NAME_PREFIX = "q_"
 SHEET_META = "_meta"
@@ -108,6 +109,7 @@ def text_em(text: str, *, bold: bool = False) -> float:
     return sum(char_em(ch) for ch in text) * (1.08 if bold else 1.0)
 
 
+@lru_cache(maxsize=4096)  # the same labels are measured for every school's template
 def wrapped_lines(text: str, width_em: float, *, bold: bool = False) -> int:
     """Lines `text` takes in a box `width_em` wide, wrapped at any character as Japanese wraps;
     every line break in the text starts a line."""
