@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 from pipeline import config
@@ -209,6 +210,14 @@ class Row:
         self.extra = extra
 
 
+def _pad(value, width: int, right: bool = False) -> str:
+    """`value` padded to `width` terminal columns (a Japanese character takes two)."""
+    text = str(value)
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    space = " " * max(0, width - used)
+    return space + text if right else text + space
+
+
 def _verdict(met: bool | None, ok: bool = True) -> str:
     if not ok:
         return "未達成（異常終了あり）"
@@ -321,12 +330,14 @@ def main(argv: list[str] | None = None) -> int:
                             load_end=_load()))
 
     print()
-    print(f"{'項目':<18}{'件数':>7}  {'目標':<22}{'計測値':<44}{'判定':<8}{'範囲s':>12}{'CPUs':>8}{'最大MB':>8}")
+    print(f"{_pad('項目', 18)}{_pad('件数', 7, right=True)}  {_pad('目標', 30)}{_pad('計測値', 46)}{_pad('判定', 10)}"
+          f"{_pad('範囲s', 14, right=True)}{_pad('CPUs', 8, right=True)}{_pad('最大MB', 8, right=True)}")
     for r in rows:
         s = r.series
-        print(f"{r.what:<18}{(r.n if r.n is not None else ''):>7}  {r.goal:<22}{r.measured:<44}"
-              f"{_verdict(r.met, s.ok if s else True) if r.what != 'naive' else '':<8}"
-              f"{(s.spread() if s else ''):>12}{(f'{s.cpu:.2f}' if s else ''):>8}{(f'{s.peak:.0f}' if s else ''):>8}")
+        print(f"{_pad(r.what, 18)}{_pad(r.n if r.n is not None else '', 7, right=True)}  {_pad(r.goal, 30)}"
+              f"{_pad(r.measured, 46)}{_pad(_verdict(r.met, s.ok if s else True) if r.what != 'naive' else '', 10)}"
+              f"{_pad(s.spread() if s else '', 14, right=True)}{_pad(f'{s.cpu:.2f}' if s else '', 8, right=True)}"
+              f"{_pad(f'{s.peak:.0f}' if s else '', 8, right=True)}")
     print("* 基準（pandas.read_excel）は一部のファイルで測り、件数に比例させた推定値です。")
     for label, a, b in loads:
         print(f"ロードアベレージ（{label}の計測の開始 → 終了）: {a:.2f} → {b:.2f}（CPU {os.cpu_count()} 個。"

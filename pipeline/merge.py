@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .catalogue import text
@@ -201,23 +202,53 @@ def rival_queries(rivals: Iterable[Rival], answers_long: pd.DataFrame, definitio
     if not rivals or answers_long.empty:
         return []
     wanted = {r.winner.file for r in rivals} | {r.other.file for r in rivals}
-    rows = answers_long[answers_long["file"].isin(wanted)]
-    values: dict[str, dict[str, tuple]] = {}
-    for row in rows.itertuples(index=False):
-        values.setdefault(row.file, {})[row.item_id] = (_shown(row.value), row.sheet, row.cell)
+    keep = answers_long["file"].isin(wanted).to_numpy()
+    files = answers_long["file"].to_numpy()[keep].tolist()
+    item_ids = answers_long["item_id"].to_numpy()[keep].tolist()
+    # Each distinct value shown once (a school sending the same answers many times makes many pairs).
+    shown_of: dict[tuple, str] = {}
+
+    def shown(value) -> str:
+        try:
+            return shown_of.setdefault((value.__class__, value), _shown(value))
+        except TypeError:
+            return _shown(value)
+
+    get = shown_of.get
+    shown_values = [s if (s := get((v.__class__, v))) is not None else shown(v)
+                    for v in answers_long["value"].to_numpy()[keep].tolist()]
+    # Each file's answers as shown (file -> {item_id: shown}); a file's rows come together.
+    values: dict[str, dict[str, str]] = {}
+    names = np.array(files, dtype=object)
+    bounds = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1).tolist(), len(files)]
+    for a, b in zip(bounds, bounds[1:]):
+        if a < b:
+            values.setdefault(files[a], {}).update(zip(item_ids[a:b], shown_values[a:b]))
+    blank = text("detail.blank")
+    quotes: dict[tuple, str] = {}
+    when: dict[float, str] = {}
     out = []
     for rival in rivals:
         used, other = values.get(rival.winner.file, {}), values.get(rival.other.file, {})
+        if used == other:
+            continue  # the same answers: nothing differs
         differing = [i for i in list(used) + [i for i in other if i not in used]
-                     if used.get(i, ("",))[0] != other.get(i, ("",))[0]]
+                     if used.get(i, "") != other.get(i, "")]
         if not differing:
             continue
-        quoted = [text("order.difference", label=definition.item(i).label if i in definition.by_id else i,
-                       old=other.get(i, ("",))[0] or text("detail.blank"), new=used.get(i, ("",))[0] or text("detail.blank"))
-                  for i in differing[:MAX_DIFFERENCES]]
+        quoted = []
+        for i in differing[:MAX_DIFFERENCES]:
+            key = (i, other.get(i, ""), used.get(i, ""))
+            if key not in quotes:
+                quotes[key] = text("order.difference", label=definition.item(i).label if i in definition.by_id else i,
+                                   old=key[1] or blank, new=key[2] or blank)
+            quoted.append(quotes[key])
         if len(differing) > MAX_DIFFERENCES:
             quoted.append(text("order.more", count=len(differing) - MAX_DIFFERENCES))
-        basis = (text("order.by-file-time", used=_when(rival.winner.mtime), other=_when(rival.other.mtime))
+        for t in (rival.winner.mtime, rival.other.mtime):
+            if t not in when:
+                when[t] = _when(t)
+        basis = (text("order.by-file-time", used=when[rival.winner.mtime], other=when[rival.other.mtime])
                  if rival.basis == "file-time" else text("order.by-name"))
         out.append(problem("submissions-differ", file=rival.winner.file, school_code=rival.school_code,
                            value=rival.other.file, used=rival.winner.file, other=rival.other.file,

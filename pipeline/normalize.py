@@ -44,16 +44,24 @@ def normalize(definition: Definition, roster: Roster, reads: list[FileRead]) -> 
     # Many schools type the same few values (choices, small counts): normalise each once. The type
     # is part of the key: True == 1 and 3 == 3.0 must not share a result.
     memo: dict[tuple, Read] = {}
-    # One list per column, appended through bound methods: the per-cell cost is what 30,000 files feel.
+    # One list per column, extended a file at a time: the per-cell cost is what 30,000 files feel.
     item_ids: list[str] = []
     sheets: list[str] = []
     cells: list[str] = []
     raws: list = []
     values: list = []
-    add_item, add_sheet, add_cell, add_raw, add_value = (
-        item_ids.append, sheets.append, cells.append, raws.append, values.append)
     per_file: list[tuple[str, str, int]] = []  # (file, school code, number of rows)
     problems: list[Problem] = []
+
+    def typed(item_id: str, raw, remember: bool = True) -> Read:
+        item = items[item_id]
+        n = read_value(item, raw, definition.choices_of(item), fiscal_year=fiscal_year)
+        if remember:
+            memo[(item_id, raw.__class__, raw)] = n
+        return n
+
+    memo_get = memo.get
+
     for read in reads:
         if read.status != "read":
             continue
@@ -62,33 +70,29 @@ def normalize(definition: Definition, roster: Roster, reads: list[FileRead]) -> 
         items = applicable.get(key)
         if items is None:
             items = applicable[key] = {i.id: i for i in definition.items_for(school.type, school.flags)}
-        before = len(item_ids)
-        seen = set()
-        for c in read.cells:
-            item = items.get(c.item_id)
-            if item is None or c.item_id in seen:
-                continue
-            seen.add(c.item_id)
-            raw = c.raw
-            mkey = (c.item_id, raw.__class__, raw)
+        # The cells of items that apply to the school, each item once (the first cell found for it).
+        kept = [c for c in read.cells if c.item_id in items]
+        if len({c.item_id for c in kept}) != len(kept):
+            seen: set[str] = set()
+            kept = [c for c in kept if not (c.item_id in seen or seen.add(c.item_id))]
+        if kept:
+            ids, sheet_names, refs, raw_values = zip(*kept)
             try:
-                n = memo.get(mkey)
+                typed_values = [memo_get((i, r.__class__, r)) or typed(i, r) for i, r in zip(ids, raw_values)]
             except TypeError:  # an unhashable raw value; never from calamine, but do not crash on it
-                mkey, n = None, None
-            if n is None:
-                n = read_value(item, raw, definition.choices_of(item), fiscal_year=fiscal_year)
-                if mkey is not None:
-                    memo[mkey] = n
-            add_item(c.item_id)
-            add_sheet(c.sheet)
-            add_cell(c.cell)
-            add_raw(raw)
-            add_value(n.value)
-            if n.changed:
-                problems.append(problem("value-normalised", file=read.file, school_code=school.code, sheet=c.sheet,
-                                        cell=c.cell, item_id=item.id, value=show(raw), label=item.label,
-                                        normalised=show(n.value), how=n.how_text))
-        per_file.append((read.file, school.code, len(item_ids) - before))
+                typed_values = [typed(i, r, remember=False) for i, r in zip(ids, raw_values)]
+            item_ids += ids
+            sheets += sheet_names
+            cells += refs
+            raws += raw_values
+            values += [n.value for n in typed_values]
+            for c, n in zip(kept, typed_values):
+                if n.changed:
+                    item = items[c.item_id]
+                    problems.append(problem("value-normalised", file=read.file, school_code=school.code,
+                                            sheet=c.sheet, cell=c.cell, item_id=item.id, value=show(c.raw),
+                                            label=item.label, normalised=show(n.value), how=n.how_text))
+        per_file.append((read.file, school.code, len(kept)))
     counts = [k for _, _, k in per_file]
     long = pd.DataFrame({
         "file": np.repeat(np.array([f for f, _, _ in per_file], dtype=object), counts),

@@ -16,8 +16,10 @@ run in forked children so that it overlaps; a child that fails is simply redone 
 Workers are forked where the platform allows it (Linux): they start in milliseconds and inherit
 the loaded definition. Elsewhere (Windows, macOS) they are spawned, which costs a fresh
 interpreter each, so there they are used only for larger inboxes; fork_map/in_child then run
-in-process. PIPELINE_WORKERS=0 reads in-process, PIPELINE_WORKERS=N caps the number of workers;
-PIPELINE_DEBUG=1 leaves a crashing reader's native dump on the terminal.
+in-process. PIPELINE_START_METHOD=spawn (or fork, forkserver) chooses the start method, so that
+Linux can run what Windows and macOS run (tests compare the outputs of both). PIPELINE_WORKERS=0
+reads in-process, PIPELINE_WORKERS=N caps the number of workers; PIPELINE_DEBUG=1 leaves a crashing
+reader's native dump on the terminal.
 """
 from __future__ import annotations
 
@@ -41,6 +43,21 @@ MIN_FILES_SPAWN = 2000  # a spawned worker costs ~0.5 s of start-up (imports)
 MIN_ITEMS_FORK_MAP = 24  # 差戻し workbooks (~15 ms each) worth a second process
 
 _CAN_FORK = sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+def start_method() -> str:
+    """How worker processes start: PIPELINE_START_METHOD where this platform has it, else fork where it is
+    safe (Linux), else spawn."""
+    wanted = os.environ.get("PIPELINE_START_METHOD", "").strip().lower()
+    if wanted in START_METHODS and wanted in mp.get_all_start_methods() and (wanted != "fork" or _CAN_FORK):
+        return wanted
+    return "fork" if _CAN_FORK else "spawn"
+
+
+def forking() -> bool:
+    """Workers are forked: they start at once and share the parent's memory (our own work may go to them)."""
+    return start_method() == "fork"
 
 
 def cpu_count() -> int:
@@ -60,7 +77,7 @@ def reading_workers(n_files: int) -> int:
     limit = _limit()
     if limit == 0:
         return 0
-    if n_files < (MIN_FILES_FORK if _CAN_FORK else MIN_FILES_SPAWN):
+    if n_files < (MIN_FILES_FORK if forking() else MIN_FILES_SPAWN):
         return 0
     n = min(cpu_count(), -(-n_files // CHUNK))
     return max(1, min(n, limit) if limit else n)
@@ -190,7 +207,7 @@ class Reading:
     def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool):
         self.paths, self.inbox, self.definition, self.roster = paths, inbox, definition, roster
         self.results: list = [None] * len(paths)
-        self.ctx = mp.get_context("fork" if _CAN_FORK else "spawn")
+        self.ctx = mp.get_context(start_method())
         indexed = list(enumerate(paths))
         self.pending: collections.deque = collections.deque(
             [indexed[k:k + CHUNK] for k in range(0, len(indexed), CHUNK)])
@@ -350,7 +367,7 @@ class _Child:
     def __init__(self, fn: Callable, items: Sequence):
         self.fn, self.items = fn, items
         self.proc = self.conn = None
-        if _CAN_FORK:
+        if forking():
             ctx = mp.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=False)
             self.proc = ctx.Process(target=_child_send, args=(child, fn, items, os.getpid()), daemon=True)
@@ -397,7 +414,7 @@ def fork_map(fn: Callable, items: Sequence, *, workers: int | None = None) -> li
     """[fn(x) for x in items], split over forked children when there are enough items; order kept."""
     items = list(items)
     n = min(workers or cpu_count(), len(items) // max(1, MIN_ITEMS_FORK_MAP // 2))
-    if not _CAN_FORK or n <= 1 or len(items) < MIN_ITEMS_FORK_MAP or _limit() == 0:
+    if not forking() or n <= 1 or len(items) < MIN_ITEMS_FORK_MAP or _limit() == 0:
         return [fn(x) for x in items]
     # Children take the later shares; the parent works on the first one meanwhile.
     shares = [items[k::n] for k in range(n)]

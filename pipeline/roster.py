@@ -63,7 +63,12 @@ class Roster:
     warnings: tuple[str, ...] = ()  # Japanese, e.g. a 学校コード whose check digit does not match
 
     def by_code(self) -> dict[str, School]:
-        return {s.code: s for s in self.schools}
+        """The schools by code: one dict, made once (readers ask for it for every file; do not modify it)."""
+        found = self.__dict__.get("_by_code")
+        if found is None:
+            found = {s.code: s for s in self.schools}
+            object.__setattr__(self, "_by_code", found)
+        return found
 
 
 # ---------------------------------------------------------------- MEXT school codes

@@ -59,42 +59,60 @@ class _Frame:
         self.pos = np.full(values.shape, -1, dtype=np.int64)
         self.pos[fi, ii] = np.arange(len(long))
         self.wide = pd.DataFrame(values, index=self.files, columns=self.item_index, dtype=object)
+        self.column = {item_id: k for k, item_id in enumerate(self.items)}
+        self.answered = ~pd.isna(values)  # whole frame at once: answered (not empty) cells
+        # Whole numbers (an int, never a bool) as floats, NaN elsewhere: what `numbers` gives, for every column.
+        vals = long["value"].to_numpy(dtype=object)
+        whole = np.fromiter((v.__class__ is int for v in vals), dtype=bool, count=len(vals))
+        self._whole = np.full(values.shape, np.nan)
+        if whole.any():
+            self._whole[fi[whole], ii[whole]] = vals[whole].astype(float)
         self.failed = np.zeros(values.shape, dtype=bool)
         self.sheet = long["sheet"].to_numpy(dtype=object)
         self.cell = long["cell"].to_numpy(dtype=object)
         self.raw = long["raw"].to_numpy(dtype=object)
         self.school_of = answers.files
-        self._numbers: dict[str, pd.Series] = {}
+        self._numbers: dict[str, np.ndarray] = {}
 
     def col(self, item_id: str) -> pd.Series:
         if item_id in self.item_index:
             return self.wide[item_id]
         return pd.Series(None, index=self.files, dtype=object)
 
-    def numbers(self, item_id: str) -> pd.Series:
-        """Valid whole numbers of an item (NaN where empty, invalid or already reported)."""
+    def notna(self, item_id: str) -> np.ndarray:
+        """Answered cells of an item, by row."""
+        k = self.column.get(item_id)
+        return self.answered[:, k] if k is not None else np.zeros(len(self.files), dtype=bool)
+
+    def number_array(self, item_id: str) -> np.ndarray:
+        """Valid whole numbers of an item as floats (NaN where empty, invalid or already reported)."""
         num = self._numbers.get(item_id)
         if num is None:
-            s = self.col(item_id)
-            num = pd.to_numeric(s.where(s.map(type).eq(int)), errors="coerce").astype(float)
-            if item_id in self.item_index:
-                num[self.failed[:, self.item_index.get_loc(item_id)]] = np.nan
+            k = self.column.get(item_id)
+            if k is None:
+                num = np.full(len(self.files), np.nan)
+            else:
+                num = self._whole[:, k].copy()
+                num[self.failed[:, k]] = np.nan
             self._numbers[item_id] = num
         return num
 
+    def numbers(self, item_id: str) -> pd.Series:
+        """Valid whole numbers of an item (NaN where empty, invalid or already reported)."""
+        return pd.Series(self.number_array(item_id), index=self.files)
+
     def invalid(self, item_id: str) -> pd.Series:
         """Answered, but not a valid whole number (or already reported)."""
-        s = self.col(item_id)
-        return s.notna() & self.numbers(item_id).isna()
+        return pd.Series(self.notna(item_id) & np.isnan(self.number_array(item_id)), index=self.files)
 
     def mark_failed(self, rows: np.ndarray, item_id: str) -> None:
-        if item_id in self.item_index:
-            self.failed[rows, self.item_index.get_loc(item_id)] = True
+        if item_id in self.column:
+            self.failed[rows, self.column[item_id]] = True
             self._numbers.pop(item_id, None)
 
     def where(self, row: int, item_id: str, section_sheet: str) -> tuple[str, str, object]:
         """(sheet, cell, raw) of one answer; a cell absent from the file keeps its section's sheet."""
-        k = self.item_index.get_indexer([item_id])[0]
+        k = self.column.get(item_id, -1)
         p = self.pos[row, k] if k >= 0 else -1
         if p < 0:
             return section_sheet, "", None
@@ -192,8 +210,13 @@ def _required(definition: Definition, f: _Frame, schools, emit) -> None:
         required = [i for i in definition.items_for(school_type, flags) if i.required and i.is_input]
         if not required:
             continue
-        sub = f.wide.iloc[rows].reindex(columns=[i.id for i in required])
-        r, c = np.nonzero(sub.isna().to_numpy())
+        missing = np.ones((len(rows), len(required)), dtype=bool)
+        at = np.array(rows)
+        for j, item in enumerate(required):
+            k = f.column.get(item.id)
+            if k is not None:
+                missing[:, j] = ~f.answered[at, k]
+        r, c = np.nonzero(missing)
         for k, j in zip(r, c):
             emit("required-missing", rows[k], required[j], value="")
 
@@ -205,18 +228,20 @@ def _checklist(definition: Definition, f: _Frame, emit) -> None:
     m = definition.matrix
     if m is None or not m.sum_equals:
         return
-    teachers = f.numbers(m.sum_equals)
+    teachers = f.number_array(m.sum_equals)
     for mrow in m.rows:
         ids = [m.item_id(mrow.key, c.key) for c in m.columns]
-        answered = pd.concat([f.col(i).notna() for i in ids], axis=1).any(axis=1)
-        invalid = pd.concat([f.invalid(i) for i in ids], axis=1).any(axis=1)
-        total = pd.concat([f.numbers(i) for i in ids], axis=1).sum(axis=1, min_count=1)
-        bad = answered & ~invalid & teachers.notna() & total.ne(teachers)
+        numbers = np.column_stack([f.number_array(i) for i in ids])
+        answered = np.column_stack([f.notna(i) for i in ids]).any(axis=1)
+        invalid = (np.column_stack([f.notna(i) for i in ids]) & np.isnan(numbers)).any(axis=1)
+        # The sum of the row's whole numbers, NaN when it has none (pandas' sum with min_count=1).
+        total = np.where(np.isnan(numbers).all(axis=1), np.nan, np.nansum(numbers, axis=1))
+        bad = answered & ~invalid & ~np.isnan(teachers) & ~(total == teachers)
         first = definition.item(ids[0])
         label = checklist_row_label(mrow.key)
-        for row in np.flatnonzero(bad.to_numpy()):
-            emit("checklist-sum", row, first, value=int(total.iloc[row]), row=label,
-                 total=int(total.iloc[row]), teachers=int(teachers.iloc[row]))
+        for row in np.flatnonzero(bad):
+            emit("checklist-sum", row, first, value=int(total[row]), row=label,
+                 total=int(total[row]), teachers=int(teachers[row]))
 
 
 def _checks(definition: Definition, f: _Frame, schools, emit) -> None:
