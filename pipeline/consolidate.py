@@ -20,6 +20,7 @@ from .definition import Definition
 from .errors import UsageError
 from .ja import SEVERITY_ORDER
 from .problems import PROBLEM_COLUMNS, PROBLEMS, Problem
+from .readcache import ReadCache
 from .roster import Roster
 
 if TYPE_CHECKING:  # pandas is imported by run() itself, while the files are being read
@@ -84,13 +85,15 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
 
     # Worker processes read the files (a reader crash costs only its file) while this process imports
     # pandas and the later stages, about half a second that would otherwise come first.
-    reading = parallel.start_reading(inbox, definition, roster, progress=progress)
+    # What earlier runs found in files whose bytes (and definition, and program) are unchanged is reused.
+    cache = ReadCache.for_outbox(outbox, definition)
+    reading = parallel.start_reading(inbox, definition, roster, progress=progress, cache=cache)
     from . import history as hist
     from .collect import load_provenance
     from .ingest import problems_of, with_provenance
     from .merge import merge, rival_queries, sender_queries
     from .normalize import normalize
-    from .render import RunInfo, csv_bytes, render_outputs
+    from .render import RunInfo, csv_bytes, render_names, render_outputs
     from .score import score
     from .validate import validate
     laps("imports (overlapping the reading)")
@@ -126,10 +129,13 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
                    inbox=str(inbox), files_found=len(reads))
     scores = score(definition, roster, merged.schools, merged.responses, problems_df, merged.ledger, previous)
     laps("score")
-    # The workbook is the longest single step: rendered in a forked child while this process writes the
-    # CSVs and the 差戻し workbooks (in-process where fork is unavailable). Not for the largest inboxes:
-    # there the child's copy-on-write pages cost ~0.5 GB for a second's overlap.
-    rendering = parallel.in_child(render_outputs, definition, scores, info, enabled=len(reads) <= RENDER_CHILD_MAX_FILES)
+    # The workbooks and the report are the longest steps: the staff workbook in one forked child, the board pack
+    # and the report in another, while this process writes the CSVs and the 差戻し workbooks (all in-process where
+    # fork is unavailable). Not for the largest inboxes: there a child's copy-on-write pages cost ~0.5 GB for a
+    # second's overlap.
+    in_child = len(reads) <= RENDER_CHILD_MAX_FILES
+    renderings = [parallel.in_child(render_outputs, definition, scores, info, parts, enabled=in_child)
+                  for parts in (("staff",), ("board", "report"))]
     laps("render started (or done, for the largest inboxes)")
 
     returns, return_source = _return_workbooks(definition, roster, problems, merged.latest, answers.long, now)
@@ -143,11 +149,16 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         "responses.csv": csv_bytes(merged.responses),
     }
     laps("CSV files")
-    outputs = dict(rendering.result())
+    rendered = {}
+    for rendering in renderings:
+        rendered.update(rendering.result())
+    outputs = {name: rendered[name] for name in render_names() if name in rendered}
     laps("render (workbook, report; waited for)")
     outputs.update(csvs)
 
     run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
+    if cache is not None:  # the entries of this inbox's files stay, any other goes
+        cache.prune({cache.entry_name(r.sha256) for r in reads if r.sha256})
     laps("write run folder")
     hist.record_run(history_path, definition, run_id, scores, merged.responses)
     laps("history (record)")

@@ -111,9 +111,14 @@ def answer_rows(definition: Definition, responses: pd.DataFrame) -> list[tuple[s
     if responses is None or responses.empty:
         return []
     rows = set()
-    for code, item_id, value in zip(responses["school_code"].astype(str), responses["item_id"].astype(str),
-                                    responses["value"]):
-        text = _value_text(definition, item_id, value)
+    texts: dict[tuple, str | None] = {}  # schools answer the same few values: each typed once
+    for code, item_id, value in zip(responses["school_code"].astype(str).tolist(),
+                                    responses["item_id"].astype(str).tolist(), responses["value"].tolist()):
+        try:
+            key = (item_id, value.__class__, value)
+            text = texts[key] if key in texts else texts.setdefault(key, _value_text(definition, item_id, value))
+        except TypeError:  # an unhashable value
+            text = _value_text(definition, item_id, value)
         if text is not None:
             rows.add((code, item_id, text))
     return sorted(rows)

@@ -36,7 +36,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -110,6 +110,19 @@ class FileRead:
         if self.reason_key:
             return text(self.reason_key)
         return self.problems[0].message if self.status == "rejected" else ""
+
+    def __reduce__(self):
+        # Readers send thousands of these: the cells travel as plain tuples, which pickle unpickles at C speed
+        # (a named tuple's own __new__ is Python), and become Cells again in one pass.
+        fields = {k: v for k, v in self.__dict__.items() if k != "cells"}
+        return _read_from_pickle, (fields, tuple(map(tuple, self.cells)))
+
+
+_make_cell = partial(tuple.__new__, Cell)
+
+
+def _read_from_pickle(fields: dict, cells: tuple) -> FileRead:
+    return FileRead(**fields, cells=tuple(map(_make_cell, cells)))
 
 
 class _Reject(Exception):
@@ -832,12 +845,13 @@ def rejected_read(base: dict, code: str, *, school_code: str = "", **facts) -> F
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -> FileRead:
+def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster, cache=None) -> FileRead:
     """Read one file; never raises for a bad file (it becomes ignored/rejected with a Japanese reason).
 
     What is read is decided on lstat (a link is judged by where it points, a named pipe or device
     is never opened) and then opened without following links, its fstat checked to be the same
     regular file, so a file swapped for a link between the two steps is refused, not followed.
+    `cache` (readcache.ReadCache): what an earlier run found in the same bytes, reused where still valid.
     """
     path, inbox = Path(path), Path(inbox)
     rel = relative_name(path, inbox)
@@ -892,9 +906,20 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
         return rejected("file-broken", detail=text("detail.cannot-read", error=exc.strerror or exc))
     base["sha256"] = sha256(data)
     base["size"] = len(data)
+    if cache is not None:
+        entry = cache.load(base["sha256"])
+        found = _from_entry(entry, base, roster) if entry is not None else None
+        if found is not None:
+            return found
+        roster = _RecordingRoster(roster)
     try:
-        return _read_workbook(rel, data, base, definition, roster)
+        read = _read_workbook(rel, data, base, definition, roster)
+        if cache is not None:
+            _keep(cache, base, roster.lookups, read=read)
+        return read
     except _Reject as r:
+        if cache is not None:
+            _keep(cache, base, roster.lookups, reject=r)
         return rejected(r.code, **r.facts)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -904,6 +929,95 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster) -
         if type(exc).__name__ == "PanicException":
             return rejected("file-broken", detail=text("detail.reader-panic", error=exc)[:DETAIL_MAX])
         return rejected("file-broken", detail=text("detail.unexpected-error", kind=type(exc).__name__, error=exc)[:DETAIL_MAX])
+
+
+# ------------------------------------------------------------------ what reading found, kept (readcache.py)
+
+
+class _Lookups(dict):
+    """Roster schools by code, noting each code a reading asks about (the entry records what it found)."""
+
+    def __init__(self, schools: dict):
+        super().__init__(schools)
+        self.asked: dict[str, list | None] = {}
+
+    def _note(self, code) -> None:
+        s = dict.get(self, code)
+        self.asked[str(code)] = None if s is None else [s.type, sorted(s.flags)]
+
+    def get(self, code, default=None):
+        self._note(code)
+        return super().get(code, default)
+
+    def __contains__(self, code) -> bool:
+        self._note(code)
+        return super().__contains__(code)
+
+    def __getitem__(self, code):
+        self._note(code)
+        return super().__getitem__(code)
+
+
+class _RecordingRoster:
+    """A roster whose by_code() notes the schools a reading looked up."""
+
+    def __init__(self, roster: Roster):
+        self._roster = roster
+        self.lookups = _Lookups(roster.by_code())
+
+    def by_code(self) -> dict:
+        return self.lookups
+
+    def __getattr__(self, name):
+        return getattr(self._roster, name)
+
+
+def _keep(cache, base: dict, lookups: _Lookups, *, read: FileRead | None = None, reject: _Reject | None = None) -> None:
+    """Store what reading these bytes found, without what belongs to the file's name and place (its name,
+    time and size are the file's own each run)."""
+    from .readcache import encode_value
+
+    try:
+        saved = encode_value(base["saved_at"])
+        entry = {"asked": lookups.asked, "format": base["format"], "saved_at": saved, "meta": base["meta"],
+                 "school_code": base["school_code"]}
+        if read is not None:
+            ids, sheets, refs, raws = (list(col) for col in zip(*read.cells)) if read.cells else ([], [], [], [])
+            entry.update(outcome="read", school_code=read.school_code, meta=read.meta, format=read.format,
+                         saved_at=encode_value(read.saved_at), reason_key=read.reason_key,
+                         problems=[{k: v for k, v in p.__dict__.items() if k != "file"} for p in read.problems],
+                         cells=[ids, sheets, refs, [encode_value(v) for v in raws]])
+        else:
+            entry.update(outcome="reject", code=reject.code, facts=reject.facts)
+    except TypeError:  # a value the cache cannot hold: read again next time
+        return
+    cache.store(base["sha256"], entry)
+
+
+def _from_entry(entry: dict, base: dict, roster: Roster) -> FileRead | None:
+    """The FileRead an entry describes, for this file (its name, time, size), or None when the entry does not
+    hold for today's roster (a school it was identified against added, removed or of another type) or cannot
+    be understood."""
+    from .problems import Problem
+    from .readcache import decode_value
+
+    try:
+        schools = roster.by_code()
+        for code, was in entry["asked"].items():
+            s = schools.get(code)
+            if (None if s is None else [s.type, sorted(s.flags)]) != was:
+                return None
+        known = dict(base, format=entry["format"], saved_at=decode_value(entry["saved_at"]), meta=dict(entry["meta"]),
+                     school_code=entry["school_code"])
+        if entry["outcome"] == "reject":
+            return rejected_read(known, entry["code"], school_code=entry["school_code"], **entry["facts"])
+        ids, sheets, refs, raws = entry["cells"]
+        raws = [decode_value(v) if v.__class__ is dict else v for v in raws]
+        cells = tuple(map(_make_cell, zip(ids, sheets, refs, raws)))
+        problems = tuple(Problem(file=base["file"], **p) for p in entry["problems"])
+        return FileRead(**{**known, "cells": cells}, status="read", reason_key=entry["reason_key"], problems=problems)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _read_fd(fd: int, limit: int) -> bytes:
@@ -1237,7 +1351,7 @@ def _item_order(definition: Definition) -> dict[str, int]:
 # ------------------------------------------------------------------ the whole inbox
 
 
-def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool = False) -> list[FileRead]:
+def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool = False, cache=None) -> list[FileRead]:
     """Read every file under the inbox (never modifying any); one FileRead per file, in path order."""
     from tqdm import tqdm
 
@@ -1245,7 +1359,7 @@ def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool =
     paths = scan_inbox(inbox)
     reads: list[FileRead] = []
     for path in tqdm(paths, desc=text("consolidate.progress"), unit=text("unit.file"), disable=not progress, file=sys.stderr):
-        reads.append(read_file(path, inbox, definition, roster))
+        reads.append(read_file(path, inbox, definition, roster, cache))
     return reads
 
 

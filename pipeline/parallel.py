@@ -112,7 +112,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None = None) -> None:
+def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None = None, cache=None) -> None:
     """Worker: receive (one_by_one, [(index, path)…]); reply with all results in one message, or with
     one message per file when one_by_one (isolating a crash); ("done", n) ends a task."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle; it ends us
@@ -138,16 +138,17 @@ def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None =
         one_by_one, files = task
         if one_by_one:
             for i, path in files:
-                conn.send([(i, ingest.read_file(path, inbox, definition, roster))])
+                conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache))])
         else:
-            conn.send([(i, ingest.read_file(path, inbox, definition, roster)) for i, path in files])
+            conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache)) for i, path in files])
         conn.send(("done", len(files)))
 
 
 class _Worker:
-    def __init__(self, ctx, inbox, definition, roster, isolating: bool):
+    def __init__(self, ctx, inbox, definition, roster, isolating: bool, cache=None):
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster, os.getpid()), daemon=True)
+        self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster, os.getpid(), cache),
+                                daemon=True)
         _start_frozen(self.proc)
         child.close()
         self.conn = parent
@@ -204,8 +205,8 @@ def crashed_read(path: Path, inbox: Path, why: str):
 class Reading:
     """Files being read in workers (started by `start_reading`); `result()` waits for all of them."""
 
-    def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool):
-        self.paths, self.inbox, self.definition, self.roster = paths, inbox, definition, roster
+    def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool, cache=None):
+        self.paths, self.inbox, self.definition, self.roster, self.cache = paths, inbox, definition, roster, cache
         self.results: list = [None] * len(paths)
         self.ctx = mp.get_context(start_method())
         indexed = list(enumerate(paths))
@@ -228,7 +229,7 @@ class Reading:
         self.starts += 1
         if self.starts > self.n_workers + 2 * len(self.paths) + 2:  # each crash costs at most two starts
             raise RuntimeError("reading workers keep dying before reading anything")
-        w = _Worker(self.ctx, self.inbox, self.definition, self.roster, isolating)
+        w = _Worker(self.ctx, self.inbox, self.definition, self.roster, isolating, self.cache)
         self.workers.append(w)
         self._feed(w)
 
@@ -332,17 +333,18 @@ class _Done:
         return self.reads
 
 
-def start_reading(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None):
+def start_reading(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None, cache=None):
     """Begin reading every file under the inbox; returns an object whose result() is the FileReads in
-    file-name order. With workers, the caller may do other work (imports) meanwhile."""
+    file-name order. With workers, the caller may do other work (imports) meanwhile. `cache`: a
+    readcache.ReadCache (what earlier runs found in the same bytes)."""
     from .ingest import ingest, scan_inbox
 
     inbox = Path(inbox)
     paths = scan_inbox(inbox)
     n = reading_workers(len(paths)) if workers is None else workers
     if n <= 0:
-        return _Done(sorted(ingest(inbox, definition, roster, progress=progress), key=lambda r: r.file))
-    return Reading(paths, inbox, definition, roster, n, progress)
+        return _Done(sorted(ingest(inbox, definition, roster, progress=progress, cache=cache), key=lambda r: r.file))
+    return Reading(paths, inbox, definition, roster, n, progress, cache)
 
 
 # ------------------------------------------------------------------ our own work in forked children

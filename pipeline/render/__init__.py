@@ -19,7 +19,12 @@ REPORT_HTML_NAME = text("name.report-html")
 REPORT_MD_NAME = text("name.report-md")
 KPI_CSV_NAME = "kpi.csv"
 
-__all__ = ["RunInfo", "csv_bytes", "render_outputs"]
+__all__ = ["RunInfo", "csv_bytes", "render_names", "render_outputs"]
+
+
+def render_names() -> tuple[str, ...]:
+    """The names of everything render_outputs makes, in its order."""
+    return WORKBOOK_NAME, STAFF_WORKBOOK_NAME, REPORT_HTML_NAME, REPORT_MD_NAME, KPI_CSV_NAME
 
 
 def csv_bytes(df) -> bytes:
@@ -27,16 +32,27 @@ def csv_bytes(df) -> bytes:
     return df.to_csv(index=False, na_rep="", lineterminator="\r\n").encode("utf-8-sig")
 
 
-def render_outputs(definition: Definition, scores: Scores, run_info: RunInfo) -> dict[str, bytes]:
-    from .report import build_report
-    from .staff import build_staff_workbook
-    from .workbook import build_workbook
+PARTS = ("board", "staff", "report")  # what render_outputs makes; the driver makes them in separate processes
 
-    html, md = build_report(definition, scores, run_info)
-    return {
-        WORKBOOK_NAME: build_workbook(definition, scores, run_info),
-        STAFF_WORKBOOK_NAME: build_staff_workbook(definition, scores, run_info),
-        REPORT_HTML_NAME: html.encode("utf-8"),
-        REPORT_MD_NAME: md.encode("utf-8"),
-        KPI_CSV_NAME: csv_bytes(scores.kpi_frame()),
-    }
+
+def render_outputs(definition: Definition, scores: Scores, run_info: RunInfo,
+                   parts: tuple[str, ...] = PARTS) -> dict[str, bytes]:
+    """The rendered outputs by file name (of `parts`: the board pack, the staff workbook, the report and kpi.csv),
+    always in the order of this listing."""
+    out: dict[str, bytes] = {}
+    if "board" in parts:
+        from .workbook import build_workbook
+
+        out[WORKBOOK_NAME] = build_workbook(definition, scores, run_info)
+    if "staff" in parts:
+        from .staff import build_staff_workbook
+
+        out[STAFF_WORKBOOK_NAME] = build_staff_workbook(definition, scores, run_info)
+    if "report" in parts:
+        from .report import build_report
+
+        html, md = build_report(definition, scores, run_info)
+        out[REPORT_HTML_NAME] = html.encode("utf-8")
+        out[REPORT_MD_NAME] = md.encode("utf-8")
+        out[KPI_CSV_NAME] = csv_bytes(scores.kpi_frame())
+    return out

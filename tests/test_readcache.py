@@ -1,0 +1,187 @@
+"""The cache of what reading found (pipeline/readcache.py): a re-run on an unchanged inbox reuses it, and
+nothing else does. Every consolidation here compares its CSVs byte for byte with one made without the cache."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from devtools.simulate import simulate_inbox
+from pipeline import readcache
+from pipeline.consolidate import run
+from pipeline.generate import build_template
+from pipeline.roster import Roster
+
+CSVS = ("ledger.csv", "schools.csv", "problems.csv", "responses.csv", "kpi.csv")
+
+
+def csvs(result) -> dict[str, bytes]:
+    return {name: (result.run_dir / name).read_bytes() for name in CSVS}
+
+
+@pytest.fixture()
+def small(roster):
+    return Roster(schools=roster.schools[:24], source=roster.source)
+
+
+@pytest.fixture()
+def inbox(definition, small, tmp_path):
+    folder = tmp_path / "inbox"
+    simulate_inbox(definition, small, folder, seed=3, mistakes_share=0.3, resubmissions=1, old_template=1, junk=True)
+    return folder
+
+
+@pytest.fixture()
+def counted(monkeypatch):
+    """Reading in this process (no workers), counting the entries found and kept."""
+    monkeypatch.setenv("PIPELINE_WORKERS", "0")
+    monkeypatch.delenv("PIPELINE_CACHE", raising=False)
+    counts = {"hits": 0, "stored": 0}
+    load, store = readcache.ReadCache.load, readcache.ReadCache.store
+
+    def counting_load(self, sha256):
+        entry = load(self, sha256)
+        counts["hits"] += entry is not None
+        return entry
+
+    def counting_store(self, sha256, entry):
+        counts["stored"] += 1
+        store(self, sha256, entry)
+
+    monkeypatch.setattr(readcache.ReadCache, "load", counting_load)
+    monkeypatch.setattr(readcache.ReadCache, "store", counting_store)
+    return counts
+
+
+def uncached(definition, roster, inbox, tmp_path, monkeypatch, name="plain"):
+    monkeypatch.setenv("PIPELINE_CACHE", "0")
+    try:
+        return csvs(run(definition, roster, inbox, tmp_path / name, history_path=tmp_path / f"{name}.sqlite3"))
+    finally:
+        monkeypatch.delenv("PIPELINE_CACHE")
+
+
+def cached(definition, roster, inbox, outbox):
+    return csvs(run(definition, roster, inbox, outbox, history_path=outbox.parent / f"{outbox.name}.sqlite3"))
+
+
+def n_files(inbox: Path) -> int:
+    return sum(1 for p in inbox.rglob("*") if p.is_file())
+
+
+def test_a_rerun_reuses_every_reading_and_writes_the_same_csvs(definition, small, inbox, tmp_path, monkeypatch, counted):
+    plain = uncached(definition, small, inbox, tmp_path, monkeypatch)
+    outbox = tmp_path / "outbox"
+    before = sorted(p.relative_to(inbox) for p in inbox.rglob("*"))
+    assert cached(definition, small, inbox, outbox) == plain
+    workbooks = counted["stored"]
+    assert counted["hits"] == 0 and workbooks > 0
+    assert cached(definition, small, inbox, outbox) == plain
+    assert counted["hits"] == workbooks and counted["stored"] == workbooks  # nothing read again
+    assert (outbox / ".cache" / "reads").is_dir()
+    assert sorted(p.relative_to(inbox) for p in inbox.rglob("*")) == before, "nothing is ever written into the inbox"
+
+
+def test_a_changed_file_is_read_again(definition, small, inbox, tmp_path, monkeypatch, counted):
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    first_hits, stored = counted["hits"], counted["stored"]
+    # One school's file replaced by other answers under the same name (and the same time and size class).
+    target = sorted(p for p in inbox.rglob("*.xlsx") if not p.name.startswith("~$"))[0]
+    school = next(s for s in small.schools if s.code in target.name)
+    content = build_template(definition, school, answers={"remarks": "書き直しました。"}).content
+    target.write_bytes(content)
+    again = cached(definition, small, inbox, outbox)
+    assert again == uncached(definition, small, inbox, tmp_path, monkeypatch)
+    assert counted["stored"] == stored + 1  # that file only
+    assert counted["hits"] == first_hits + stored - 1
+
+
+def test_a_changed_definition_reads_every_file_again(definition, small, inbox, tmp_path, monkeypatch, counted):
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    # Only wording changes: Definition.digest (what shapes a template) stays, the cache's digest of the whole
+    # definition does not.
+    changed = definition.model_copy(update={"survey": definition.survey.model_copy(
+        update={"title": definition.survey.title + "（改）"})})
+    assert changed.digest == definition.digest
+    assert readcache.definition_digest(changed) != readcache.definition_digest(definition)
+    hits = counted["hits"]
+    again = cached(changed, small, inbox, outbox)
+    assert counted["hits"] == hits  # nothing reused
+    assert again == uncached(changed, small, inbox, tmp_path, monkeypatch)
+
+
+def test_another_program_version_reads_every_file_again(definition, small, inbox, tmp_path, monkeypatch, counted):
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    hits = counted["hits"]
+    monkeypatch.setattr(readcache, "_PROGRAM", ["another version"])
+    cached(definition, small, inbox, outbox)
+    assert counted["hits"] == hits
+
+
+def test_a_school_of_another_type_reads_its_file_again(definition, small, inbox, tmp_path, monkeypatch, counted):
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    hits, stored = counted["hits"], counted["stored"]
+    first = small.schools[0]
+    other_type = next(t for t in definition.school_types if t != first.type)
+    changed = Roster(schools=(dataclasses.replace(first, type=other_type), *small.schools[1:]), source=small.source)
+    again = cached(definition, changed, inbox, outbox)
+    assert again == uncached(definition, changed, inbox, tmp_path, monkeypatch)
+    assert counted["stored"] > stored and counted["hits"] > hits  # that school's files only
+    assert counted["stored"] - stored < stored
+
+
+def test_a_corrupt_or_truncated_entry_is_ignored(definition, small, inbox, tmp_path, monkeypatch, counted):
+    plain = uncached(definition, small, inbox, tmp_path, monkeypatch)
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    entries = sorted(p for p in (outbox / ".cache" / "reads").rglob("*") if p.is_file())
+    assert len(entries) >= 4
+    entries[0].write_bytes(entries[0].read_bytes()[:40])  # truncated
+    entries[1].write_bytes(b"\x00\xff garbage")  # not an entry at all
+    raw = bytearray(entries[2].read_bytes())
+    raw[-5] ^= 0x55  # one flipped bit: the checksum no longer matches
+    entries[2].write_bytes(bytes(raw))
+    entries[3].unlink()  # deleted
+    stored = counted["stored"]
+    assert cached(definition, small, inbox, outbox) == plain
+    assert counted["stored"] == stored + 4  # those four read again, their entries replaced
+    assert cached(definition, small, inbox, outbox) == plain
+
+
+def test_an_unreadable_cache_folder_is_no_error(definition, small, inbox, tmp_path, monkeypatch, counted):
+    plain = uncached(definition, small, inbox, tmp_path, monkeypatch)
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / ".cache").write_bytes(b"a file where the folder would be")
+    assert cached(definition, small, inbox, outbox) == plain
+
+
+def test_entries_of_files_gone_are_removed(definition, small, inbox, tmp_path, counted):
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    entries = {p.name for p in (outbox / ".cache" / "reads").rglob("*") if p.is_file()}
+    gone = sorted(p for p in inbox.rglob("*.xlsx") if not p.name.startswith("~$"))[0]
+    gone.unlink()
+    cached(definition, small, inbox, outbox)
+    left = {p.name for p in (outbox / ".cache" / "reads").rglob("*") if p.is_file()}
+    assert len(left) == len(entries) - 1 and left < entries
+
+
+def test_values_of_every_kind_survive_the_cache():
+    import datetime as dt
+
+    jst = dt.timezone(dt.timedelta(hours=9), "JST")
+    for value in ("文字", "", 0, 12, -3, 1.5, 2.0, float("inf"), True, False, None, dt.date(2026, 2, 27),
+                  dt.datetime(2026, 2, 27, 9, 30), dt.datetime(2026, 2, 27, 9, 30, tzinfo=jst),
+                  dt.datetime(2026, 2, 27, tzinfo=dt.timezone.utc), dt.time(9, 30, 15), dt.timedelta(hours=26, seconds=5)):
+        import json
+
+        back = readcache.decode_value(json.loads(json.dumps(readcache.encode_value(value))))
+        assert back == value and type(back) is type(value), value
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            assert back.tzname() == value.tzname()
