@@ -399,6 +399,7 @@ class _Writer:
         self.start = start
         self.days = max(1, days)
         self.used: set[str] = set()
+        self.pending: list[tuple[str, _Build, float]] = []
 
     def slot(self, day: int | None = None, moment: dt.datetime | None = None) -> tuple[str, dt.datetime]:
         """A folder (date of saving, or the inbox itself) and the moment the school saved its file."""
@@ -418,15 +419,43 @@ class _Writer:
         self.used.add(rel.lower())
         return rel
 
-    def write(self, rel: str, content: bytes, saved: dt.datetime) -> float:
-        """Write the file; returns its modification time."""
+    def write(self, rel: str, content: "bytes | _Build", saved: dt.datetime) -> float:
+        """Write the file (a workbook still to be built: at the next flush); returns its modification time."""
+        # Staff save the attachment some minutes after the school sent it.
+        t = (saved + dt.timedelta(minutes=30)).timestamp()
+        if isinstance(content, _Build):
+            self.pending.append((rel, content, t))
+            return t
+        self._put(rel, content, t)
+        return t
+
+    def _put(self, rel: str, content: bytes, t: float) -> None:
         path = self.inbox / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-        # Staff save the attachment some minutes after the school sent it.
-        t = (saved + dt.timedelta(minutes=30)).timestamp()
         os.utime(path, (t, t))
-        return t
+
+    def flush(self) -> None:
+        """Build the workbooks written so far (on every core: each is independent) and write them."""
+        from pipeline.parallel import fork_map
+
+        pending, self.pending = self.pending, []
+        for (rel, _, t), content in zip(pending, fork_map(_Build.content, [b for _, b, _ in pending])):
+            self._put(rel, content, t)
+
+
+@dataclass(frozen=True)
+class _Build:
+    """A school's workbook to build: its answers, and the moment Excel saved it (None: left as generated)."""
+    definition: Definition
+    school: School
+    issued: dt.datetime
+    answers: dict
+    saved: dt.datetime | None
+
+    def content(self) -> bytes:
+        content = build_template(self.definition, self.school, generated_at=self.issued, answers=self.answers).content
+        return content if self.saved is None else saved_in_excel(content, self.saved)
 
 
 def _settle(entries: list[dict]) -> list[SimFile]:
@@ -485,9 +514,8 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
     def add(school: School, answers, kind, expects=(), *, defn=None, name_school=None, day=None, saved=None,
             by_app=False) -> dict:
         folder, moment = writer.slot(day, saved)
-        content = build_template(defn or definition, school, generated_at=issued, answers=answers).content
-        if not by_app:
-            content = saved_in_excel(content, moment)
+        # Built later, all at once on every core (writer.flush): answers and names are drawn here, in order.
+        content = _Build(defn or definition, school, issued, answers, None if by_app else moment)
         rel = writer.unique(folder, _file_name(rng, name_school or school))
         mtime = writer.write(rel, content, moment)
         e = {"rel": rel, "school": school.code, "kind": kind, "expects": list(expects), "status": None,
@@ -551,8 +579,8 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
         for school in old_only:
             add(school, clean_answers(definition, school, rng), "old_template", (Expect("outdated-template"),),
                 defn=previous, day=6)
-    if lo:
-        _libreoffice_copies(definition, lo, rng, writer, entries, issued)
+    if lo:  # the other files are built while LibreOffice converts
+        _libreoffice_copies(definition, lo, rng, writer, entries, issued, meanwhile=writer.flush)
 
     if junk and entries:
         target = rng.choice([e for e in entries if e["rel"].endswith(".xlsx")] or entries)
@@ -568,6 +596,7 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
         mtime = writer.write(rel, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(rng.getrandbits(8) for _ in range(1016)), start)
         entries.append({"rel": rel, "school": "", "kind": "thumbs_db", "expects": [], "status": "ignored", "saved": start,
                         "credible": False, "mtime": mtime})
+    writer.flush()
     return _settle(entries)
 
 
@@ -614,10 +643,11 @@ def convert_with_libreoffice(files: list[Path], fmt: str, out_dir: Path, profile
 
 
 def _libreoffice_copies(definition, schools: list[School], rng: random.Random, writer: _Writer, entries: list[dict],
-                        issued: dt.datetime):
+                        issued: dt.datetime, meanwhile: Callable[[], None] | None = None):
     """Clean files re-saved by LibreOffice as .xls / .ods. Everything random is drawn first, so that the
     answers (and the demo's numbers) are the same whether soffice is installed, missing or failing; a
-    file LibreOffice did not produce is kept as the .xlsx it was made from."""
+    file LibreOffice did not produce is kept as the .xlsx it was made from. Both formats are converted at
+    once (each soffice in its own profile); `meanwhile` runs while they convert."""
     planned = []
     for n, school in enumerate(schools):
         folder, moment = writer.slot()
@@ -629,8 +659,11 @@ def _libreoffice_copies(definition, schools: list[School], rng: random.Random, w
         print(f"注意: LibreOffice（soffice）がないため、.xls / .ods で保存し直したファイル {len(schools)} 件は"
               " .xlsx のまま作りました。", file=sys.stderr)
     else:
-        with tempfile.TemporaryDirectory(prefix="sim-lo-") as tmp:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with tempfile.TemporaryDirectory(prefix="sim-lo-") as tmp, ThreadPoolExecutor(2) as pool:
             tmp = Path(tmp)
+            jobs = []
             for fmt in ("xls", "ods"):
                 items = [(school.code, content) for school, f, _, _, content, _ in planned if f == fmt]
                 if not items:
@@ -640,8 +673,12 @@ def _libreoffice_copies(definition, schools: list[School], rng: random.Random, w
                     src = tmp / f"{code}.xlsx"
                     src.write_bytes(content)
                     sources.append(src)
+                jobs.append((fmt, items, pool.submit(convert_with_libreoffice, sources, fmt, tmp / fmt)))
+            if meanwhile is not None:
+                meanwhile()
+            for fmt, items, job in jobs:
                 try:
-                    produced = convert_with_libreoffice(sources, fmt, tmp / fmt)
+                    produced = job.result()
                 except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                     print(f"注意: LibreOffice で .{fmt} に変換できなかったため、{len(items)} 件は .xlsx のまま作りました"
                           f"（{exc}）。", file=sys.stderr)

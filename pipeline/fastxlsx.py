@@ -19,6 +19,7 @@ tests/test_fastxlsx.py builds workbooks both ways and compares every part of the
 """
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 
@@ -31,6 +32,9 @@ from xlsxwriter.worksheet import (CellBlankTuple, CellDatetimeTuple, CellNumberT
 
 _COLS: list[str] = []
 _FORMULAS: dict[tuple[str, bool, bool], str] = {}
+_VALIDATIONS: dict[tuple, list[str]] = {}  # a data validation's options -> its XML before and after the range
+_SQREF = "\x00range\x00"
+_GOOD_NAMES: set[str] = set()  # workbook-wide defined names that passed xlsxwriter's checks
 
 
 def _col_names(n: int) -> list[str]:
@@ -136,6 +140,42 @@ class FastWorksheet(Worksheet):
                 _FORMULAS.clear()
             done = _FORMULAS[key] = super()._prepare_formula(formula, expand_future_functions)
         return done
+
+    def _write_data_validation(self, options) -> None:
+        """As Worksheet._write_data_validation: the element is the same for every cell of an item in every
+        school's template but for its range (sqref), so it is made once per distinct rule and the range put in."""
+        try:
+            key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()
+                        if k not in ("cells", "multi_range"))
+            hash(key)
+        except TypeError:
+            return super()._write_data_validation(options)
+        parts = _VALIDATIONS.get(key)
+        if parts is None:
+            if len(_VALIDATIONS) > 10_000:
+                _VALIDATIONS.clear()
+            fh, self.fh = self.fh, io.StringIO()
+            try:
+                super()._write_data_validation({**options, "multi_range": _SQREF})
+                parts = self.fh.getvalue().split(f'sqref="{_SQREF}"')
+            finally:
+                self.fh = fh
+            if len(parts) != 2:
+                return super()._write_data_validation(options)
+            _VALIDATIONS[key] = parts
+        sqref = ""
+        for cells in options["cells"]:
+            if sqref != "":
+                sqref += " "
+            row_first, col_first, row_last, col_last = cells
+            if row_first > row_last:
+                row_first, row_last = (row_last, row_first)
+            if col_first > col_last:
+                col_first, col_last = (col_last, col_first)
+            sqref += xl_range(row_first, col_first, row_last, col_last)
+        if options.get("multi_range"):
+            sqref = options["multi_range"]
+        self.fh.write(f'{parts[0]}sqref="{self._escape_attributes(sqref)}"{parts[1]}')
 
     # ------------------------------------------------------------------ tables
 
@@ -347,6 +387,17 @@ class FastWorkbook(xlsxwriter.Workbook):
     def __init__(self, filename=None, options=None, *, compresslevel: int | None = None):
         super().__init__(filename, options)
         self.compresslevel = compresslevel
+
+    def define_name(self, name: str, formula: str):
+        """As Workbook.define_name; a workbook-wide name already accepted once (every school's template defines
+        the same ~100 names) skips the checks of the name."""
+        if "!" not in name and name in _GOOD_NAMES:
+            self.defined_names.append([name, -1, formula.lstrip("=") if formula.startswith("=") else formula, False])
+            return 0
+        result = super().define_name(name, formula)
+        if result == 0 and "!" not in name and len(_GOOD_NAMES) < 100_000:
+            _GOOD_NAMES.add(name)
+        return result
 
     def close(self) -> None:
         if self.compresslevel is None:
