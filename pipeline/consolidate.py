@@ -93,9 +93,11 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     from .ingest import problems_of, with_provenance
     from .merge import merge, rival_queries, sender_queries
     from .normalize import normalize
-    from .render import RunInfo, csv_bytes, render_names, render_outputs
+    from .render import RunInfo, csv_bytes, prepare, render_names, render_outputs
     from .score import score
     from .validate import validate
+    from . import generate  # noqa: F401  (the 差戻し workbooks)
+    prepare()
     laps("imports (overlapping the reading)")
 
     reads = reading.result()  # in file-name order, whatever order the workers finished in
@@ -123,6 +125,13 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         problems += hist.change_queries(definition, previous, merged.responses)
     laps("history (load, change queries)")
 
+    # The 差戻し workbooks need the problems and the answers only: made in a forked child while this process
+    # scores and the others render (in-process where fork is unavailable, or for the largest inboxes).
+    in_child = len(reads) <= RENDER_CHILD_MAX_FILES
+    returning = parallel.in_child(_return_workbooks, definition, roster, problems, merged.latest, answers.long, now,
+                                  enabled=in_child)
+    laps("return workbooks started")
+
     problems_df = problems_frame(problems)
     run_id = new_run_id(outbox, now)
     info = RunInfo(run_id=run_id, generated_at=now, roster_source=Path(roster.source).name if roster.source else "",
@@ -130,16 +139,14 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     scores = score(definition, roster, merged.schools, merged.responses, problems_df, merged.ledger, previous)
     laps("score")
     # The workbooks and the report are the longest steps: the staff workbook in one forked child, the board pack
-    # and the report in another, while this process writes the CSVs and the 差戻し workbooks (all in-process where
-    # fork is unavailable). Not for the largest inboxes: there a child's copy-on-write pages cost ~0.5 GB for a
-    # second's overlap.
-    in_child = len(reads) <= RENDER_CHILD_MAX_FILES
+    # and the report in another, while this process writes the CSVs (all in-process where fork is unavailable).
+    # Not for the largest inboxes: there a child's copy-on-write pages cost ~0.5 GB for a second's overlap.
     renderings = [parallel.in_child(render_outputs, definition, scores, info, parts, enabled=in_child)
                   for parts in (("staff",), ("board", "report"))]
     laps("render started (or done, for the largest inboxes)")
 
-    returns, return_source = _return_workbooks(definition, roster, problems, merged.latest, answers.long, now)
-    laps("return workbooks (overlapping the rendering)")
+    returns, return_source = returning.result()
+    laps("return workbooks (waited for)")
     # Extra column at the end (CONTRACT allows): which file each 差戻し was made from, for `mail return`.
     schools_out = merged.schools.assign(return_file=merged.schools["school_code"].map(lambda c: return_source.get(c, "")))
     csvs = {
@@ -149,19 +156,21 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         "responses.csv": csv_bytes(merged.responses),
     }
     laps("CSV files")
-    rendered = {}
-    for rendering in renderings:
-        rendered.update(rendering.result())
-    outputs = {name: rendered[name] for name in render_names() if name in rendered}
-    laps("render (workbook, report; waited for)")
-    outputs.update(csvs)
+    # The history's rows are written while the others render; they are committed once the run folder is written.
+    with hist.recording(history_path, definition, run_id, scores, merged.responses):
+        laps("history (record; overlapping the rendering)")
+        rendered = {}
+        for rendering in renderings:
+            rendered.update(rendering.result())
+        outputs = {name: rendered[name] for name in render_names() if name in rendered}
+        laps("render (workbook, report; waited for)")
+        outputs.update(csvs)
 
-    run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
-    if cache is not None:  # the entries of this inbox's files stay, any other goes
-        cache.prune({cache.entry_name(r.sha256) for r in reads if r.sha256})
-    laps("write run folder")
-    hist.record_run(history_path, definition, run_id, scores, merged.responses)
-    laps("history (record)")
+        run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
+        if cache is not None:  # the entries of this inbox's files stay, any other goes
+            cache.prune({cache.entry_name(r.sha256) for r in reads if r.sha256})
+        laps("write run folder")
+    laps("history (committed)")
     return RunResult(run_dir, merged.ledger, schools_out, problems_df, merged.responses,
                      tuple(sorted(return_source)), outputs, time.perf_counter() - started, laps.seconds)
 

@@ -20,6 +20,7 @@ definition's KPI baselines) seeds the year before the survey year, unless a real
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
@@ -152,6 +153,49 @@ def _none(x):
 def record_run(path: str | Path, definition: Definition, run_id: str, scores: Scores, responses: pd.DataFrame,
                *, recorded_at: dt.datetime | None = None) -> None:
     """Store one run's scored results and answers in one transaction; the same answers again add nothing."""
+    with recording(path, definition, run_id, scores, responses, recorded_at=recorded_at):
+        pass
+
+
+@contextlib.contextmanager
+def recording(path: str | Path, definition: Definition, run_id: str, scores: Scores, responses: pd.DataFrame,
+              *, recorded_at: dt.datetime | None = None):
+    """record_run, committed when the block ends without an exception: the rows are written first (while the
+    block does other work, such as waiting for the rendering) and the transaction commits after the block (the
+    run folder written). A failure to write the rows is raised only after the block, as if they had been
+    written then: the block's own work is never lost to the history's."""
+    try:
+        con = _write_rows(path, definition, run_id, scores, responses, recorded_at=recorded_at)
+        failure = None
+    except (OSError, sqlite3.Error) as exc:
+        con, failure = None, exc
+    try:
+        yield
+    except BaseException:
+        if con is not None:
+            _rollback(con)
+        raise
+    if failure is not None:
+        raise failure
+    try:
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    con.close()
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    try:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+    finally:
+        con.close()
+
+
+def _write_rows(path: str | Path, definition: Definition, run_id: str, scores: Scores, responses: pd.DataFrame,
+                *, recorded_at: dt.datetime | None = None) -> sqlite3.Connection:
+    """The rows of one run, written in an open transaction (the caller commits or rolls back)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fy = definition.survey.fiscal_year
@@ -181,13 +225,10 @@ def record_run(path: str | Path, definition: Definition, run_id: str, scores: Sc
                              for r in scores.kpi_frame().itertuples()])
             con.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [(fy, digest, *row) for row in _result_rows(scores)])
-        con.execute("COMMIT")
     except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
+        _rollback(con)
         raise
-    finally:
-        con.close()
+    return con
 
 
 def _seed_plan(con: sqlite3.Connection, d: Definition, now: str) -> None:

@@ -83,8 +83,8 @@ def tidy_answers(definition: Definition, responses: pd.DataFrame, submitted: set
     if responses is None or responses.empty:
         return out
     by_id = definition.by_id
-    for code, item_id, value in zip(responses["school_code"].astype(str), responses["item_id"].astype(str),
-                                    responses["value"]):
+    for code, item_id, value in zip(responses["school_code"].astype(str).tolist(),
+                                    responses["item_id"].astype(str).tolist(), responses["value"].tolist()):
         if code not in submitted or item_id not in by_id:
             continue
         v = coerce(by_id[item_id], value, definition)
@@ -572,8 +572,9 @@ def _per_school(ctx: _Ctx, schools: pd.DataFrame, responses: pd.DataFrame):
     roster = ctx.roster.by_code()
     titles = {s.id: s.title for s in ctx.d.sections}
     out = []
-    for code, item_id, raw, file, sheet, cell in zip(r["school_code"], r["item_id"], r["value"], r["file"].astype(str),
-                                                     r["sheet"].astype(str), r["cell"].astype(str)):
+    for code, item_id, raw, file, sheet, cell in zip(r["school_code"].tolist(), r["item_id"].tolist(), r["value"].tolist(),
+                                                     r["file"].astype(str).tolist(), r["sheet"].astype(str).tolist(),
+                                                     r["cell"].astype(str).tolist()):
         item = ctx.d.by_id[item_id]
         s = roster[code]
         value = ctx.answers.get(code, {}).get(item_id)

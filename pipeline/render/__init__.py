@@ -32,6 +32,15 @@ def csv_bytes(df) -> bytes:
     return df.to_csv(index=False, na_rep="", lineterminator="\r\n").encode("utf-8-sig")
 
 
+def prepare() -> None:
+    """Import what rendering uses and compile the report's templates, ahead of time (consolidate does it while the
+    files are read, so that the processes rendering later start with it done)."""
+    from . import staff, workbook  # noqa: F401
+    from .report import templates
+
+    templates()
+
+
 PARTS = ("board", "staff", "report")  # what render_outputs makes; the driver makes them in separate processes
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -30,6 +31,15 @@ PROVISIONAL_MARK = text("report.provisional-mark")  # after a figure in a table:
 
 def build_report(definition: Definition, scores: Scores, run_info: RunInfo) -> tuple[str, str]:
     ctx = report_context(definition, scores, run_info)
+    html_template, md_template = templates()
+    html_text = html_template.render(**ctx)
+    md_text = md_template.render(**ctx)
+    return html_text, re.sub(r"\n{3,}", "\n\n", md_text)
+
+
+@lru_cache(maxsize=1)
+def templates() -> tuple[jinja2.Template, jinja2.Template]:
+    """The two report templates, compiled once per process (consolidate compiles them while the files are read)."""
     html_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                   undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     md_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
@@ -37,9 +47,7 @@ def build_report(definition: Definition, scores: Scores, run_info: RunInfo) -> t
                                 lstrip_blocks=True)
     for env in (html_env, md_env):
         env.filters["count"] = count
-    html_text = html_env.get_template("report.html.j2").render(**ctx)
-    md_text = md_env.get_template("report.md.j2").render(**ctx)
-    return html_text, re.sub(r"\n{3,}", "\n\n", md_text)
+    return html_env.get_template("report.html.j2"), md_env.get_template("report.md.j2")
 
 
 def _md_escape(value):
