@@ -101,6 +101,8 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     laps("imports (overlapping the reading)")
 
     reads = reading.result()  # in file-name order, whatever order the workers finished in
+    if cache is not None:
+        cache.flush()  # what the readers found in files read afresh, kept for the next run
     # Files saved from mail by `collect`: who sent each and when, from the record beside the inbox.
     reads = with_provenance(reads, load_provenance(inbox))
     laps("ingest")
@@ -169,6 +171,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
         run_dir = write_run(outbox, run_id, outputs, {RUN_DIR_RETURNS: returns})
         if cache is not None:  # the entries of this inbox's files stay, any other goes
             cache.prune({cache.entry_name(r.sha256) for r in reads if r.sha256})
+            cache.close()
         laps("write run folder")
     laps("history (committed)")
     return RunResult(run_dir, merged.ledger, schools_out, problems_df, merged.responses,

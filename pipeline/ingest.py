@@ -972,6 +972,9 @@ class _RecordingRoster:
         return getattr(self._roster, name)
 
 
+_JSON_PLAIN = (str, int, float, bool, type(None))
+
+
 def _keep(cache, base: dict, lookups: _Lookups, *, read: FileRead | None = None, reject: _Reject | None = None) -> None:
     """Store what reading these bytes found, without what belongs to the file's name and place (its name,
     time and size are the file's own each run)."""
@@ -986,7 +989,7 @@ def _keep(cache, base: dict, lookups: _Lookups, *, read: FileRead | None = None,
             entry.update(outcome="read", school_code=read.school_code, meta=read.meta, format=read.format,
                          saved_at=encode_value(read.saved_at), reason_key=read.reason_key,
                          problems=[{k: v for k, v in p.__dict__.items() if k != "file"} for p in read.problems],
-                         cells=[ids, sheets, refs, [encode_value(v) for v in raws]])
+                         cells=[ids, sheets, refs, [v if v.__class__ in _JSON_PLAIN else encode_value(v) for v in raws]])
         else:
             entry.update(outcome="reject", code=reject.code, facts=reject.facts)
     except TypeError:  # a value the cache cannot hold: read again next time
@@ -1360,6 +1363,8 @@ def ingest(inbox: Path, definition: Definition, roster: Roster, progress: bool =
     reads: list[FileRead] = []
     for path in tqdm(paths, desc=text("consolidate.progress"), unit=text("unit.file"), disable=not progress, file=sys.stderr):
         reads.append(read_file(path, inbox, definition, roster, cache))
+    if cache is not None:
+        cache.flush()
     return reads
 
 

@@ -38,6 +38,8 @@ from .catalogue import text
 
 FILE_TIMEOUT = 120.0  # seconds without progress before a reading worker is taken as hung
 CHUNK = 32  # files per task: big enough to keep messages few, small enough to balance the workers
+AHEAD = 2  # chunks a reader holds (the one it reads and the next), so it never waits for the parent to hand one
+START_AHEAD = 8  # chunks a reader gets at the start, to read on while the parent imports (~0.5 s)
 MIN_FILES_FORK = 48  # below this, reading in-process is as fast (fork + result transfer ~ the savings)
 MIN_FILES_SPAWN = 256  # a spawned worker costs ~0.3 s of start-up (imports): as much as reading ~250 files
 MIN_ITEMS_FORK_MAP = 24  # 差戻し workbooks (~15 ms each) worth a second process
@@ -112,12 +114,28 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+SEND_BUFFER = 8 * 1024 * 1024  # bytes of results a reader may send before the parent takes them (the OS caps it)
+
+
+def _roomy(conn) -> None:
+    """Let a reader send results while the parent is busy (importing pandas, ~0.4 s): a socket's default buffer
+    (~200 KB, one or two chunks) would stop it until the parent reads. Unix sockets only; elsewhere as it was."""
+    try:
+        import socket
+
+        with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None = None, cache=None) -> None:
     """Worker: receive (one_by_one, [(index, path)…]); reply with all results in one message, or with
     one message per file when one_by_one (isolating a crash); ("done", n) ends a task."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle; it ends us
     if parent_pid is not None:
         _die_with_parent(parent_pid)
+    _roomy(conn)
     if not os.environ.get("PIPELINE_DEBUG"):
         # A reader that aborts prints a native backtrace; the ledger row already says what happened.
         import faulthandler
@@ -141,6 +159,8 @@ def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None =
                 conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache))])
         else:
             conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache)) for i, path in files])
+        if cache is not None and cache.pending:
+            conn.send(("cache", cache.take()))  # what this chunk found, for the parent to keep for the next run
         conn.send(("done", len(files)))
 
 
@@ -154,11 +174,13 @@ class _Worker:
         self.conn = parent
         self.isolating = isolating  # re-reading a crashed chunk file by file: its crash is the current file's
         self.outstanding: collections.deque = collections.deque()
+        self.ahead = 0  # chunks given and not yet done
         self.last_progress = time.monotonic()
 
     def give(self, chunk: list[tuple[int, Path]]) -> None:
         self.conn.send((self.isolating, chunk))  # OSError if the worker is already gone: the chunk stays unassigned
         self.outstanding.extend(i for i, _ in chunk)
+        self.ahead += 1
         self.last_progress = time.monotonic()
 
     def stop(self) -> None:
@@ -231,17 +253,24 @@ class Reading:
             raise RuntimeError("reading workers keep dying before reading anything")
         w = _Worker(self.ctx, self.inbox, self.definition, self.roster, isolating, self.cache)
         self.workers.append(w)
-        self._feed(w)
+        # A new reader gets its share of the first chunks at once (up to START_AHEAD): the parent is busy
+        # importing for the first half second and could not hand them out one by one meanwhile.
+        share = -(-len(self.pending) // max(1, self.n_workers - sum(not x.isolating for x in self.workers) + 1))
+        self._feed(w, 1 if isolating else max(AHEAD, min(START_AHEAD, share)))
 
-    def _feed(self, w: _Worker) -> None:
+    def _feed(self, w: _Worker, ahead: int = AHEAD) -> None:
+        """Give w chunks until it holds `ahead` of them (one at a time when isolating); stop it when it has none
+        and none are left."""
         queue = self.suspects if w.isolating else self.pending
-        if queue:
+        target = 1 if w.isolating else ahead
+        while queue and w.ahead < target:
             chunk = queue.popleft()
             try:
                 w.give(chunk)
             except OSError:
                 queue.appendleft(chunk)
-        else:
+                return
+        if not queue and w.ahead == 0:
             w.stop()
 
     def _collect(self, w: _Worker) -> bool:
@@ -250,7 +279,12 @@ class Reading:
             while w.conn.poll():
                 message = w.conn.recv()
                 if message[0] == "done":
+                    w.ahead -= 1
                     self._feed(w)
+                    continue
+                if message[0] == "cache":
+                    if self.cache is not None:
+                        self.cache.pending.extend(message[1])
                     continue
                 for i, read in message:
                     self.results[i] = read

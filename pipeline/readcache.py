@@ -1,4 +1,4 @@
-"""What reading a file found, kept beside the outbox (outbox/.cache/reads/) for the next run on the same inbox.
+"""What reading a file found, kept beside the outbox (outbox/.cache/) for the next run on the same inbox.
 
 Staff consolidate the same inbox many times a week; most of its files have not changed since the last run.
 Reading a workbook (checking the package, parsing its sheets) is most of a run's work, so each file's outcome
@@ -16,7 +16,8 @@ roster; any difference reads the file again. Entries carry a checksum of their c
 or unreadable entry is ignored (the file is read again and the entry replaced), never an error, and deleting
 the folder only costs the next run its time. Entries no run of this inbox used are removed after each run.
 
-Entries are JSON (never pickle: nothing in the folder can run code), zlib-compressed, one file per key.
+Entries are JSON (never pickle: nothing in the cache can run code), zlib-compressed, in one SQLite database
+(outbox/.cache/reads.sqlite3).
 PIPELINE_CACHE=0 turns the cache off.
 """
 from __future__ import annotations
@@ -25,9 +26,10 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sqlite3
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE_DIR = ".cache"
@@ -72,25 +74,66 @@ def definition_digest(definition) -> str:
     return hashlib.sha256(definition.model_dump_json().encode()).hexdigest()
 
 
+_CONNECTIONS: dict[tuple[int, str], sqlite3.Connection] = {}  # (process, database) -> its own connection
+_SCHEMA = "CREATE TABLE IF NOT EXISTS reads (name TEXT PRIMARY KEY, data BLOB NOT NULL)"
+
+
 @dataclass
 class ReadCache:
-    """The cache of one run: its folder and the key parts shared by every file (picklable, for the readers)."""
+    """The cache of one run: where it is and the key parts shared by every file (picklable, for the readers).
+
+    Entries live in one SQLite database (creating 30,000 small files costs seconds on some disks). It is a cache:
+    written without journal or sync, and a database that cannot be opened or read is deleted and begun again.
+    Each process has its own connection; only the consolidating process writes.
+    Only earlier runs' entries are used: one this run wrote (for another file with the same bytes) is not, so
+    that a first run reads every file, as a run without the cache does."""
 
     folder: Path
     definition: str  # definition_digest
     program: str  # program_version
+    run: str = ""  # this run's mark on the entries it writes
+    pending: list = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def for_outbox(cls, outbox: Path, definition) -> "ReadCache | None":
         if not enabled():
             return None
-        return cls(Path(outbox) / CACHE_DIR / "reads", definition_digest(definition), program_version())
+        return cls(Path(outbox) / CACHE_DIR, definition_digest(definition), program_version(), os.urandom(8).hex())
+
+    def __post_init__(self) -> None:
+        self.database = os.path.join(self.folder, "reads.sqlite3")
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "pending": []}
 
     def entry_name(self, sha256: str) -> str:
         return hashlib.sha256(f"{FORMAT}|{sha256}|{self.definition}|{self.program}".encode()).hexdigest()
 
-    def _path(self, name: str) -> Path:
-        return self.folder / name[:2] / name
+    def _db(self) -> sqlite3.Connection | None:
+        key = (os.getpid(), self.database)
+        con = _CONNECTIONS.get(key)
+        if con is None:
+            for attempt in range(2):
+                try:
+                    os.makedirs(self.folder, exist_ok=True)
+                    con = sqlite3.connect(self.database, timeout=30, isolation_level=None)
+                    con.execute("PRAGMA journal_mode=MEMORY")
+                    con.execute("PRAGMA synchronous=OFF")
+                    con.execute(_SCHEMA)
+                    break
+                except (OSError, sqlite3.Error):
+                    if con is not None:
+                        con.close()
+                    con = None
+                    if attempt == 0:  # not a database (any more): begin again
+                        try:
+                            os.remove(self.database)
+                        except OSError:
+                            pass
+            if con is None:
+                return None
+            _CONNECTIONS[key] = con
+        return con
 
     # -------------------------------------------------------------- entries
 
@@ -98,50 +141,77 @@ class ReadCache:
         """The entry for these bytes, or None: missing, unreadable, corrupt, or made under another key."""
         name = self.entry_name(sha256)
         try:
-            raw = self._path(name).read_bytes()
-            digest, _, body = raw.partition(b"\n")
+            con = self._db()
+            row = con.execute("SELECT data FROM reads WHERE name = ?", (name,)).fetchone() if con else None
+            if row is None:
+                return None
+            digest, _, body = bytes(row[0]).partition(b"\n")
             if hashlib.sha256(body).hexdigest().encode() != digest:
                 return None
             entry = json.loads(zlib.decompress(body))
-            if entry.get("key") != [FORMAT, sha256, self.definition, self.program]:
+            if entry.get("key") != [FORMAT, sha256, self.definition, self.program] or entry.get("run") == self.run:
                 return None
-        except (OSError, ValueError, zlib.error, TypeError, AttributeError):
+        except (sqlite3.Error, ValueError, zlib.error, TypeError, AttributeError, IndexError):
             return None
         return entry
 
     def store(self, sha256: str, entry: dict) -> None:
-        """Keep an entry (written whole to a temporary file, then renamed: readers never see half of one)."""
-        name = self.entry_name(sha256)
-        entry = {"key": [FORMAT, sha256, self.definition, self.program], **entry}
+        """Keep an entry, to be written at the next flush. Readers in worker processes hand theirs to the parent
+        (take), which writes them all at once after the reading: one writer, no reader waits for it."""
+        entry = {"key": [FORMAT, sha256, self.definition, self.program], "run": self.run, **entry}
         try:
             body = zlib.compress(json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 1)
         except (TypeError, ValueError):  # a value JSON cannot hold: this file is simply read again next time
             return
-        path = self._path(name)
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        self.pending.append((self.entry_name(sha256), hashlib.sha256(body).hexdigest().encode() + b"\n" + body))
+
+    def take(self) -> list:
+        """The entries kept and not yet written, handed over (a reader sends them to the parent)."""
+        pending, self.pending = self.pending, []
+        return pending
+
+    def flush(self) -> None:
+        """Write the entries kept so far; a failure (a full disk, a read-only outbox) loses them, nothing else."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        con = self._db()
+        if con is None:
+            return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
-            os.replace(tmp, path)
-        except OSError:  # a full disk or a read-only outbox: the run goes on without keeping this entry
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany("INSERT OR REPLACE INTO reads (name, data) VALUES (?, ?)", pending)
+            con.execute("COMMIT")
+        except sqlite3.Error:
             try:
-                tmp.unlink()
-            except OSError:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:
                 pass
 
     def prune(self, keep: set[str]) -> None:
-        """Remove every entry but `keep` (the names the run used or wrote), and stray temporary files."""
-        try:
-            subfolders = list(self.folder.iterdir())
-        except OSError:
+        """Remove every entry but `keep` (the entries of the files this run found)."""
+        con = self._db()
+        if con is None:
             return
-        for sub in subfolders:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS keep (name TEXT PRIMARY KEY)")
+            con.execute("DELETE FROM keep")
+            con.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep))
+            con.execute("DELETE FROM reads WHERE name NOT IN (SELECT name FROM keep)")
+            con.execute("COMMIT")
+        except sqlite3.Error:
             try:
-                for p in sub.iterdir():
-                    if p.name not in keep:
-                        p.unlink()
-            except OSError:
-                continue
+                con.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        """Write what is pending and close this process's connection."""
+        self.flush()
+        con = _CONNECTIONS.pop((os.getpid(), self.database), None)
+        if con is not None:
+            con.close()
 
 
 # ------------------------------------------------------------------ values in JSON

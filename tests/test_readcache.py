@@ -3,6 +3,7 @@ nothing else does. Every consolidation here compares its CSVs byte for byte with
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_a_rerun_reuses_every_reading_and_writes_the_same_csvs(definition, small
     assert counted["hits"] == 0 and workbooks > 0
     assert cached(definition, small, inbox, outbox) == plain
     assert counted["hits"] == workbooks and counted["stored"] == workbooks  # nothing read again
-    assert (outbox / ".cache" / "reads").is_dir()
+    assert (outbox / ".cache" / "reads.sqlite3").is_file()
     assert sorted(p.relative_to(inbox) for p in inbox.rglob("*")) == before, "nothing is ever written into the inbox"
 
 
@@ -135,21 +136,40 @@ def test_a_school_of_another_type_reads_its_file_again(definition, small, inbox,
     assert counted["stored"] - stored < stored
 
 
+def entries(outbox: Path) -> list[tuple[str, bytes]]:
+    with sqlite3.connect(outbox / ".cache" / "reads.sqlite3") as con:
+        return con.execute("SELECT name, data FROM reads ORDER BY name").fetchall()
+
+
 def test_a_corrupt_or_truncated_entry_is_ignored(definition, small, inbox, tmp_path, monkeypatch, counted):
     plain = uncached(definition, small, inbox, tmp_path, monkeypatch)
     outbox = tmp_path / "outbox"
     cached(definition, small, inbox, outbox)
-    entries = sorted(p for p in (outbox / ".cache" / "reads").rglob("*") if p.is_file())
-    assert len(entries) >= 4
-    entries[0].write_bytes(entries[0].read_bytes()[:40])  # truncated
-    entries[1].write_bytes(b"\x00\xff garbage")  # not an entry at all
-    raw = bytearray(entries[2].read_bytes())
-    raw[-5] ^= 0x55  # one flipped bit: the checksum no longer matches
-    entries[2].write_bytes(bytes(raw))
-    entries[3].unlink()  # deleted
+    kept = entries(outbox)
+    assert len(kept) >= 4
+    (a, data_a), (b, _), (c, data_c), (d, _) = kept[:4]
+    flipped = bytearray(data_c)
+    flipped[-5] ^= 0x55  # one flipped bit: the checksum no longer matches
+    with sqlite3.connect(outbox / ".cache" / "reads.sqlite3") as con:
+        con.execute("UPDATE reads SET data = ? WHERE name = ?", (data_a[:40], a))  # truncated
+        con.execute("UPDATE reads SET data = ? WHERE name = ?", (b"\x00\xff garbage", b))  # not an entry at all
+        con.execute("UPDATE reads SET data = ? WHERE name = ?", (bytes(flipped), c))
+        con.execute("DELETE FROM reads WHERE name = ?", (d,))  # gone
     stored = counted["stored"]
     assert cached(definition, small, inbox, outbox) == plain
     assert counted["stored"] == stored + 4  # those four read again, their entries replaced
+    assert cached(definition, small, inbox, outbox) == plain
+
+
+def test_a_corrupt_or_deleted_cache_database_is_begun_again(definition, small, inbox, tmp_path, monkeypatch, counted):
+    plain = uncached(definition, small, inbox, tmp_path, monkeypatch)
+    outbox = tmp_path / "outbox"
+    cached(definition, small, inbox, outbox)
+    database = outbox / ".cache" / "reads.sqlite3"
+    database.write_bytes(b"SQLite format 3\x00" + b"\x13" * 2000)  # a database no more
+    assert cached(definition, small, inbox, outbox) == plain
+    assert len(entries(outbox)) > 0  # begun again
+    database.unlink()
     assert cached(definition, small, inbox, outbox) == plain
 
 
@@ -164,12 +184,21 @@ def test_an_unreadable_cache_folder_is_no_error(definition, small, inbox, tmp_pa
 def test_entries_of_files_gone_are_removed(definition, small, inbox, tmp_path, counted):
     outbox = tmp_path / "outbox"
     cached(definition, small, inbox, outbox)
-    entries = {p.name for p in (outbox / ".cache" / "reads").rglob("*") if p.is_file()}
+    before = {name for name, _ in entries(outbox)}
     gone = sorted(p for p in inbox.rglob("*.xlsx") if not p.name.startswith("~$"))[0]
     gone.unlink()
     cached(definition, small, inbox, outbox)
-    left = {p.name for p in (outbox / ".cache" / "reads").rglob("*") if p.is_file()}
-    assert len(left) == len(entries) - 1 and left < entries
+    left = {name for name, _ in entries(outbox)}
+    assert len(left) == len(before) - 1 and left < before
+
+
+def test_a_first_run_reads_files_of_the_same_bytes_each(definition, small, inbox, tmp_path, counted):
+    """Entries a run wrote are for the next run: a copy of a file in the same inbox is read again."""
+    first = sorted(p for p in inbox.rglob("*.xlsx") if not p.name.startswith("~$"))[0]
+    (inbox / "copy").mkdir()
+    (inbox / "copy" / first.name).write_bytes(first.read_bytes())
+    cached(definition, small, inbox, tmp_path / "outbox")
+    assert counted["hits"] == 0
 
 
 def test_values_of_every_kind_survive_the_cache():
