@@ -979,7 +979,7 @@ def read_file(path: Path, inbox: Path, definition: Definition, roster: Roster, c
     base["size"] = len(data)
     if cache is not None:
         entry = cache.load(base["sha256"])
-        found = _from_entry(entry, base, roster) if entry is not None else None
+        found = _from_entry(entry, base, roster, cache) if entry is not None else None
         if found is not None:
             return found
         roster = _RecordingRoster(roster)
@@ -1056,11 +1056,13 @@ def _keep(cache, base: dict, lookups: _Lookups, *, read: FileRead | None = None,
         entry = {"asked": lookups.asked, "format": base["format"], "saved_at": saved, "meta": base["meta"],
                  "school_code": base["school_code"]}
         if read is not None:
-            ids, sheets, refs, raws = (list(col) for col in zip(*read.cells)) if read.cells else ([], [], [], [])
+            ids, sheets, refs, raws = zip(*read.cells) if read.cells else ((), (), (), ())
             entry.update(outcome="read", school_code=read.school_code, meta=read.meta, format=read.format,
                          saved_at=encode_value(read.saved_at), reason_key=read.reason_key,
                          problems=[{k: v for k, v in p.__dict__.items() if k != "file"} for p in read.problems],
-                         cells=[ids, sheets, refs, [v if v.__class__ in _JSON_PLAIN else encode_value(v) for v in raws]])
+                         # Where the answers are (the same for every school of a template) kept once, apart.
+                         layout=cache.layout_key(ids, sheets, refs),
+                         raws=[v if v.__class__ in _JSON_PLAIN else encode_value(v) for v in raws])
         else:
             entry.update(outcome="reject", code=reject.code, facts=reject.facts)
     except TypeError:  # a value the cache cannot hold: read again next time
@@ -1068,7 +1070,7 @@ def _keep(cache, base: dict, lookups: _Lookups, *, read: FileRead | None = None,
     cache.store(base["sha256"], entry)
 
 
-def _from_entry(entry: dict, base: dict, roster: Roster) -> FileRead | None:
+def _from_entry(entry: dict, base: dict, roster: Roster, cache) -> FileRead | None:
     """The FileRead an entry describes, for this file (its name, time, size), or None when the entry does not
     hold for today's roster (a school it was identified against added, removed or of another type) or cannot
     be understood."""
@@ -1085,8 +1087,10 @@ def _from_entry(entry: dict, base: dict, roster: Roster) -> FileRead | None:
                      school_code=entry["school_code"])
         if entry["outcome"] == "reject":
             return rejected_read(known, entry["code"], school_code=entry["school_code"], **entry["facts"])
-        ids, sheets, refs, raws = entry["cells"]
-        raws = [decode_value(v) if v.__class__ is dict else v for v in raws]
+        ids, sheets, refs = cache.layout(entry["layout"])
+        raws = [decode_value(v) if v.__class__ is dict else v for v in entry["raws"]]
+        if not len(ids) == len(sheets) == len(refs) == len(raws):
+            return None
         cells = tuple(map(_make_cell, zip(ids, sheets, refs, raws)))
         problems = tuple(Problem(file=base["file"], **p) for p in entry["problems"])
         return FileRead(**{**known, "cells": cells}, status="read", reason_key=entry["reason_key"], problems=problems)

@@ -159,7 +159,7 @@ def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None =
                 conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache))])
         else:
             conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache)) for i, path in files])
-        if cache is not None and cache.pending:
+        if cache is not None and (cache.pending or cache.new_layouts):
             conn.send(("cache", cache.take()))  # what this chunk found, for the parent to keep for the next run
         conn.send(("done", len(files)))
 
@@ -284,7 +284,7 @@ class Reading:
                     continue
                 if message[0] == "cache":
                     if self.cache is not None:
-                        self.cache.pending.extend(message[1])
+                        self.cache.receive(message[1])
                     continue
                 for i, read in message:
                     self.results[i] = read

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE_DIR = ".cache"
-FORMAT = "reads-1"  # the entry layout; a new layout is a new key
+FORMAT = "reads-2"  # the entries' form; a new form is a new key
 
 
 def enabled() -> bool:
@@ -75,7 +75,10 @@ def definition_digest(definition) -> str:
 
 
 _CONNECTIONS: dict[tuple[int, str], sqlite3.Connection] = {}  # (process, database) -> its own connection
-_SCHEMA = "CREATE TABLE IF NOT EXISTS reads (name TEXT PRIMARY KEY, data BLOB NOT NULL)"
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS reads (name TEXT PRIMARY KEY, data BLOB NOT NULL)",
+           "CREATE TABLE IF NOT EXISTS layouts (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
+_LAYOUT_KEYS: dict[tuple, str] = {}  # (item ids, sheets, cells) -> its key, in this process
+_LAYOUTS: dict[str, tuple] = {}  # key -> (item ids, sheets, cells), as read back in this process
 
 
 @dataclass
@@ -93,6 +96,7 @@ class ReadCache:
     program: str  # program_version
     run: str = ""  # this run's mark on the entries it writes
     pending: list = field(default_factory=list, repr=False, compare=False)
+    new_layouts: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def for_outbox(cls, outbox: Path, definition) -> "ReadCache | None":
@@ -104,7 +108,32 @@ class ReadCache:
         self.database = os.path.join(self.folder, "reads.sqlite3")
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "pending": []}
+        return {**self.__dict__, "pending": [], "new_layouts": {}}
+
+    # -------------------------------------------------------------- layouts: where a template's answers are
+
+    def layout_key(self, ids: tuple, sheets: tuple, refs: tuple) -> str:
+        """The key of a file's cell layout (item ids, sheets, cells), kept once for all the files that share it."""
+        layout = (ids, sheets, refs)
+        key = _LAYOUT_KEYS.get(layout)
+        if key is None:
+            data = json.dumps([list(ids), list(sheets), list(refs)], ensure_ascii=False, separators=(",", ":"))
+            key = hashlib.sha256(data.encode("utf-8")).hexdigest()
+            _LAYOUT_KEYS[layout] = key
+            self.new_layouts[key] = data
+        return key
+
+    def layout(self, key: str) -> tuple:
+        """(item ids, sheets, cells) of a layout key; KeyError when the cache does not hold it."""
+        found = _LAYOUTS.get(key)
+        if found is None:
+            con = self._db()
+            row = con.execute("SELECT data FROM layouts WHERE key = ?", (key,)).fetchone() if con else None
+            if row is None or hashlib.sha256(row[0].encode("utf-8")).hexdigest() != key:
+                raise KeyError(key)
+            ids, sheets, refs = json.loads(row[0])
+            found = _LAYOUTS[key] = (tuple(ids), tuple(sheets), tuple(refs))
+        return found
 
     def entry_name(self, sha256: str) -> str:
         return hashlib.sha256(f"{FORMAT}|{sha256}|{self.definition}|{self.program}".encode()).hexdigest()
@@ -119,7 +148,8 @@ class ReadCache:
                     con = sqlite3.connect(self.database, timeout=30, isolation_level=None)
                     con.execute("PRAGMA journal_mode=MEMORY")
                     con.execute("PRAGMA synchronous=OFF")
-                    con.execute(_SCHEMA)
+                    for statement in _SCHEMA:
+                        con.execute(statement)
                     break
                 except (OSError, sqlite3.Error):
                     if con is not None:
@@ -165,21 +195,30 @@ class ReadCache:
             return
         self.pending.append((self.entry_name(sha256), hashlib.sha256(body).hexdigest().encode() + b"\n" + body))
 
-    def take(self) -> list:
-        """The entries kept and not yet written, handed over (a reader sends them to the parent)."""
+    def take(self) -> tuple[list, dict]:
+        """The entries (and new layouts) kept and not yet written, handed over (a reader sends them to the parent)."""
         pending, self.pending = self.pending, []
-        return pending
+        layouts, self.new_layouts = self.new_layouts, {}
+        return pending, layouts
+
+    def receive(self, handed: tuple[list, dict]) -> None:
+        """What a reader handed over, to be written at the next flush."""
+        pending, layouts = handed
+        self.pending.extend(pending)
+        self.new_layouts.update(layouts)
 
     def flush(self) -> None:
         """Write the entries kept so far; a failure (a full disk, a read-only outbox) loses them, nothing else."""
         pending, self.pending = self.pending, []
-        if not pending:
+        layouts, self.new_layouts = self.new_layouts, {}
+        if not pending and not layouts:
             return
         con = self._db()
         if con is None:
             return
         try:
             con.execute("BEGIN IMMEDIATE")
+            con.executemany("INSERT OR IGNORE INTO layouts (key, data) VALUES (?, ?)", layouts.items())
             con.executemany("INSERT OR REPLACE INTO reads (name, data) VALUES (?, ?)", pending)
             con.execute("COMMIT")
         except sqlite3.Error:
