@@ -92,7 +92,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     from .collect import load_provenance
     from .ingest import problems_of, with_provenance
     from .merge import merge, rival_queries, sender_queries
-    from .normalize import normalize
+    from .normalize import Normalizer
     from .render import RunInfo, csv_bytes, prepare, render_names, render_outputs
     from .score import score
     from .validate import validate
@@ -100,15 +100,17 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     prepare()
     laps("imports (overlapping the reading)")
 
-    reads = reading.result()  # in file-name order, whatever order the workers finished in
+    # Each file's answers are normalised as it arrives (while the others are still being read); the reads keep no
+    # cells (30,000 files hold millions of them).
+    normalizer = Normalizer(definition, roster)
+    reads = reading.result(on_read=normalizer.take)  # in file-name order, whatever order the workers finished in
     if cache is not None:
         cache.flush()  # what the readers found in files read afresh, kept for the next run
     # Files saved from mail by `collect`: who sent each and when, from the record beside the inbox.
     reads = with_provenance(reads, load_provenance(inbox))
     laps("ingest")
-    usable = [r for r in reads if r.status == "read"]
-    answers = normalize(definition, roster, usable)
-    laps("normalize")
+    answers = normalizer.answers(reads)
+    laps("normalize (put together)")
     validation = validate(definition, roster, answers)
     laps("validate")
     problems: list[Problem] = problems_of(reads) + list(answers.problems) + list(validation.problems)

@@ -9,7 +9,7 @@ distinct value.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,73 +38,99 @@ class Answers:
 
 def normalize(definition: Definition, roster: Roster, reads: list[FileRead]) -> Answers:
     """Every read file's answer cells for the items that apply to its school, typed; warnings for changes."""
-    schools = roster.by_code()
-    fiscal_year = definition.survey.fiscal_year
-    applicable: dict[tuple, dict[str, Item]] = {}
-    # Many schools type the same few values (choices, small counts): normalise each once. The type
-    # is part of the key: True == 1 and 3 == 3.0 must not share a result.
-    memo: dict[tuple, Read] = {}
-    # One list per column, extended a file at a time: the per-cell cost is what 30,000 files feel.
-    item_ids: list[str] = []
-    sheets: list[str] = []
-    cells: list[str] = []
-    raws: list = []
-    values: list = []
-    per_file: list[tuple[str, str, int]] = []  # (file, school code, number of rows)
-    problems: list[Problem] = []
+    normalizer = Normalizer(definition, roster)
+    for read in reads:
+        normalizer.take(read)
+    return normalizer.answers(reads)
 
-    def typed(item_id: str, raw, remember: bool = True) -> Read:
+
+class Normalizer:
+    """normalize, a file at a time: `take` each file (consolidate gives it each one as the readers send it, and
+    keeps the file without its cells), then `answers` for the files wanted, in their order."""
+
+    def __init__(self, definition: Definition, roster: Roster):
+        self.definition = definition
+        self.schools = roster.by_code()
+        self.fiscal_year = definition.survey.fiscal_year
+        self.applicable: dict[tuple, dict[str, Item]] = {}
+        # Many schools type the same few values (choices, small counts): normalise each once. The type
+        # is part of the key: True == 1 and 3 == 3.0 must not share a result.
+        self.memo: dict[tuple, Read] = {}
+        self.parts: dict[str, tuple] = {}  # file -> (school code, item ids, sheets, cells, raws, values, problems)
+
+    def _typed(self, items: dict[str, Item], item_id: str, raw, remember: bool = True) -> Read:
         item = items[item_id]
-        n = read_value(item, raw, definition.choices_of(item), fiscal_year=fiscal_year)
+        n = read_value(item, raw, self.definition.choices_of(item), fiscal_year=self.fiscal_year)
         if remember:
-            memo[(item_id, raw.__class__, raw)] = n
+            self.memo[(item_id, raw.__class__, raw)] = n
         return n
 
-    memo_get = memo.get
-
-    for read in reads:
+    def take(self, read: FileRead) -> FileRead:
+        """Normalise one file's cells; the file back without them (they are kept here as answers)."""
         if read.status != "read":
-            continue
-        school = schools[read.school_code]
+            return read
+        school = self.schools[read.school_code]
         key = (school.type, school.flags)
-        items = applicable.get(key)
+        items = self.applicable.get(key)
         if items is None:
-            items = applicable[key] = {i.id: i for i in definition.items_for(school.type, school.flags)}
+            items = self.applicable[key] = {i.id: i for i in self.definition.items_for(school.type, school.flags)}
         # The cells of items that apply to the school, each item once (the first cell found for it).
         kept = [c for c in read.cells if c.item_id in items]
         if len({c.item_id for c in kept}) != len(kept):
             seen: set[str] = set()
             kept = [c for c in kept if not (c.item_id in seen or seen.add(c.item_id))]
+        problems: list[Problem] = []
         if kept:
-            ids, sheet_names, refs, raw_values = zip(*kept)
+            ids, sheets, refs, raws = zip(*kept)
+            memo_get = self.memo.get
             try:
-                typed_values = [memo_get((i, r.__class__, r)) or typed(i, r) for i, r in zip(ids, raw_values)]
+                typed = [memo_get((i, r.__class__, r)) or self._typed(items, i, r) for i, r in zip(ids, raws)]
             except TypeError:  # an unhashable raw value; never from calamine, but do not crash on it
-                typed_values = [typed(i, r, remember=False) for i, r in zip(ids, raw_values)]
-            item_ids += ids
-            sheets += sheet_names
-            cells += refs
-            raws += raw_values
-            values += [n.value for n in typed_values]
-            for c, n in zip(kept, typed_values):
+                typed = [self._typed(items, i, r, remember=False) for i, r in zip(ids, raws)]
+            values = [n.value for n in typed]
+            for c, n in zip(kept, typed):
                 if n.changed:
                     item = items[c.item_id]
                     problems.append(problem("value-normalised", file=read.file, school_code=school.code,
                                             sheet=c.sheet, cell=c.cell, item_id=item.id, value=show(c.raw),
                                             label=item.label, normalised=show(n.value), how=n.how_text))
-        per_file.append((read.file, school.code, len(kept)))
-    counts = [k for _, _, k in per_file]
-    long = pd.DataFrame({
-        "file": np.repeat(np.array([f for f, _, _ in per_file], dtype=object), counts),
-        "school_code": np.repeat(np.array([s for _, s, _ in per_file], dtype=object), counts),
-        "item_id": _objects(item_ids),
-        "sheet": _objects(sheets),
-        "cell": _objects(cells),
-        # object columns: ints stay ints (not floats) and invalid values keep their own type.
-        "raw": _objects(raws),
-        "value": _objects(values),
-    }, columns=LONG_COLUMNS)
-    return Answers(long=long, problems=problems, files={f: s for f, s, _ in per_file})
+        else:
+            ids = sheets = refs = raws = values = ()
+        self.parts[read.file] = (school.code, ids, sheets, refs, raws, values, problems)
+        return replace(read, cells=())
+
+    def answers(self, reads: list[FileRead]) -> Answers:
+        """The answers of `reads` (those read), in their order."""
+        item_ids: list[str] = []
+        sheets: list[str] = []
+        cells: list[str] = []
+        raws: list = []
+        values: list = []
+        per_file: list[tuple[str, str, int]] = []  # (file, school code, number of rows)
+        problems: list[Problem] = []
+        for read in reads:
+            if read.status != "read":
+                continue
+            code, ids, sheet_names, refs, raw_values, typed, found = self.parts[read.file]
+            item_ids += ids
+            sheets += sheet_names
+            cells += refs
+            raws += raw_values
+            values += typed
+            problems += found
+            per_file.append((read.file, code, len(ids)))
+        counts = [k for _, _, k in per_file]
+        long = pd.DataFrame({
+            "file": np.repeat(np.array([f for f, _, _ in per_file], dtype=object), counts),
+            "school_code": np.repeat(np.array([s for _, s, _ in per_file], dtype=object), counts),
+            "item_id": _objects(item_ids),
+            "sheet": _objects(sheets),
+            "cell": _objects(cells),
+            # object columns: ints stay ints (not floats) and invalid values keep their own type.
+            "raw": _objects(raws),
+            "value": _objects(values),
+        }, columns=LONG_COLUMNS)
+        return Answers(long=long, problems=problems, files={f: s for f, s, _ in per_file})
 
 
 def _objects(values: list) -> np.ndarray:

@@ -287,7 +287,7 @@ class Reading:
                         self.cache.receive(message[1])
                     continue
                 for i, read in message:
-                    self.results[i] = read
+                    self.results[i] = self.on_read(read)
                     w.outstanding.remove(i)
                 w.last_progress = time.monotonic()
                 if self.bar is not None:
@@ -307,15 +307,18 @@ class Reading:
         left = [(i, self.paths[i]) for i in w.outstanding]
         if w.isolating:
             (culprit, path), left = left[0], left[1:]
-            self.results[culprit] = crashed_read(path, self.inbox, _why_dead(w.proc.exitcode, hung))
+            self.results[culprit] = self.on_read(crashed_read(path, self.inbox, _why_dead(w.proc.exitcode, hung)))
             if self.bar is not None:
                 self.bar.update(1)
         if left:
             self.suspects.appendleft(left)
 
-    def result(self) -> list:
+    def result(self, on_read: Callable | None = None) -> list:
+        """Every FileRead, in file-name order. `on_read(read)` is called on each as it arrives (the caller's work
+        overlaps the reading); what it returns is kept in its place."""
         from tqdm import tqdm
 
+        self.on_read = on_read or (lambda read: read)
         if self.progress:
             self.bar = tqdm(total=len(self.paths), desc=text("consolidate.progress"), unit=text("unit.file"), file=sys.stderr)
         try:
@@ -363,8 +366,8 @@ class _Done:
     def __init__(self, reads: list):
         self.reads = reads
 
-    def result(self) -> list:
-        return self.reads
+    def result(self, on_read: Callable | None = None) -> list:
+        return [on_read(r) for r in self.reads] if on_read else self.reads
 
 
 def start_reading(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None, cache=None):

@@ -77,7 +77,7 @@ def definition_digest(definition) -> str:
 _CONNECTIONS: dict[tuple[int, str], sqlite3.Connection] = {}  # (process, database) -> its own connection
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS reads (name TEXT PRIMARY KEY, data BLOB NOT NULL)",
            "CREATE TABLE IF NOT EXISTS layouts (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
-_LAYOUT_KEYS: dict[tuple, str] = {}  # (item ids, sheets, cells) -> its key, in this process
+_LAYOUT_KEYS: dict[tuple, tuple[str, str]] = {}  # (item ids, sheets, cells) -> (its key, its JSON), in this process
 _LAYOUTS: dict[str, tuple] = {}  # key -> (item ids, sheets, cells), as read back in this process
 
 
@@ -97,6 +97,7 @@ class ReadCache:
     run: str = ""  # this run's mark on the entries it writes
     pending: list = field(default_factory=list, repr=False, compare=False)
     new_layouts: dict = field(default_factory=dict, repr=False, compare=False)
+    handed: set = field(default_factory=set, repr=False, compare=False)  # layout keys given to new_layouts
 
     @classmethod
     def for_outbox(cls, outbox: Path, definition) -> "ReadCache | None":
@@ -108,18 +109,20 @@ class ReadCache:
         self.database = os.path.join(self.folder, "reads.sqlite3")
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "pending": [], "new_layouts": {}}
+        return {**self.__dict__, "pending": [], "new_layouts": {}, "handed": set()}
 
     # -------------------------------------------------------------- layouts: where a template's answers are
 
     def layout_key(self, ids: tuple, sheets: tuple, refs: tuple) -> str:
         """The key of a file's cell layout (item ids, sheets, cells), kept once for all the files that share it."""
         layout = (ids, sheets, refs)
-        key = _LAYOUT_KEYS.get(layout)
-        if key is None:
+        known = _LAYOUT_KEYS.get(layout)
+        if known is None:
             data = json.dumps([list(ids), list(sheets), list(refs)], ensure_ascii=False, separators=(",", ":"))
-            key = hashlib.sha256(data.encode("utf-8")).hexdigest()
-            _LAYOUT_KEYS[layout] = key
+            known = _LAYOUT_KEYS[layout] = (hashlib.sha256(data.encode("utf-8")).hexdigest(), data)
+        key, data = known
+        if key not in self.handed:  # each cache (database) is given each layout once by this process
+            self.handed.add(key)
             self.new_layouts[key] = data
         return key
 
