@@ -144,9 +144,10 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     laps("score")
     # The workbooks and the report are the longest steps: the staff workbook in one forked child, the board pack
     # and the report in another, while this process writes the CSVs (all in-process where fork is unavailable).
-    # Not for the largest inboxes: there a child's copy-on-write pages cost ~0.5 GB for a second's overlap.
-    renderings = [parallel.in_child(render_outputs, definition, scores, info, parts, enabled=in_child)
-                  for parts in (("staff",), ("board", "report"))]
+    # For the largest inboxes only the staff workbook (their longest step by far): each child's copy-on-write
+    # pages cost ~0.2 GB there.
+    renderings = [parallel.in_child(render_outputs, definition, scores, info, parts, enabled=enabled)
+                  for parts, enabled in ((("staff",), True), (("board", "report"), in_child))]
     laps("render started (or done, for the largest inboxes)")
 
     returns, return_source = returning.result()
