@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Sequence
 
 import xlsxwriter
 import xlsxwriter.workbook
 from xlsxwriter.exceptions import OverlappingRange
 from xlsxwriter.utility import _utf16_len, xl_col_to_name, xl_range
+from xlsxwriter.xmlwriter import XMLwriter
 from xlsxwriter.worksheet import (CellBlankTuple, CellDatetimeTuple, CellNumberTuple, CellStringTuple, Worksheet,
                                   _utf16_truncate)
 
@@ -400,18 +402,37 @@ class FastWorkbook(xlsxwriter.Workbook):
         return result
 
     def close(self) -> None:
-        if self.compresslevel is None:
-            return super().close()
+        # While the XML is written: xlsxwriter escapes control characters in every string with two regular
+        # expressions and two replacements (XMLwriter._escape_control_characters); strings that hold none (all but
+        # a few) are returned as they are after one search. Put back when the package is written.
+        saved_escape = XMLwriter.__dict__["_escape_control_characters"]
+        XMLwriter._escape_control_characters = staticmethod(_escape_control_characters)
         # xlsxwriter makes one ZipInfo per part (xlsxwriter.workbook.ZipInfo) and zipfile takes the level from it.
-        saved, level = xlsxwriter.workbook.ZipInfo, self.compresslevel
+        saved_info, level = xlsxwriter.workbook.ZipInfo, self.compresslevel
+        if level is not None:
+            class LeveledZipInfo(saved_info):
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, **kwargs)
+                    self._compresslevel = level
 
-        class LeveledZipInfo(saved):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, **kwargs)
-                self._compresslevel = level
-
-        xlsxwriter.workbook.ZipInfo = LeveledZipInfo
+            xlsxwriter.workbook.ZipInfo = LeveledZipInfo
         try:
             return super().close()
         finally:
-            xlsxwriter.workbook.ZipInfo = saved
+            xlsxwriter.workbook.ZipInfo = saved_info
+            XMLwriter._escape_control_characters = saved_escape
+
+
+# What xlsxwriter's escaper changes: "_xHHHH_" literals, control characters, U+FFFE and U+FFFF.
+_NEEDS_ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_ESCAPE = XMLwriter._escape_control_characters
+
+
+def _escape_control_characters(data):
+    """XMLwriter._escape_control_characters, returning a string with nothing to escape at once."""
+    try:
+        if not _NEEDS_ESCAPE.search(data):
+            return data
+    except TypeError:
+        return data
+    return _ESCAPE(data)

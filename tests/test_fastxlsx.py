@@ -127,9 +127,11 @@ def test_awkward_cells_are_written_as_xlsxwriter_writes_them():
         ws.write_string(10, 1, "後から", bold)  # over a stored cell
         ws.write_formula(45, 0, "=1+1", bold, 2)
         ws.write_boolean(45, 1, True)
+        ws.write_string(46, 0, "制御\x01文字 _x0041_ \ufffe\uffff", bold)  # what Excel escapes
+        ws.set_header("&L\x02見出し_x0000_")
         ws.add_table(60, 0, 20060, 2, {"name": "tbl_two", "columns": [{"header": h} for h in "xyz"]})
-        _put(ws, fast, 61, [([f"r{i % 50}" for i in range(20000)], bold), ([i for i in range(20000)], num),
-                            ([None] * 20000, pct)])
+        _put(ws, fast, 61, [([f"r{i % 50}" if i % 7 else f"\x1f{i}_x00AB_" for i in range(20000)], bold),
+                            ([i for i in range(20000)], num), ([None] * 20000, pct)])
         ws.conditional_format(2, 1, 40, 1, {"type": "cell", "criteria": ">", "value": 0.5, "format": bold})
 
     _same(fill)
