@@ -6,19 +6,20 @@ is kept, keyed by exactly what decides it:
 
 - the file's bytes (their SHA-256: a file saved again, even unchanged, is read again only if its bytes differ);
 - the survey definition, all of it (`definition_digest`: wording too, which problem messages quote);
-- the program (`program_version`: the version and the source of every module of this package, the readers'
-  library versions and Python's).
+- the program (`program_version`: the source of every module of this package, the readers' library versions
+  and Python's).
 
 An entry is never trusted beyond that key. What reading takes from elsewhere is checked, not assumed: the
 file's name, time and size are the file's own each run, and the roster schools the workbook was identified
 against (present or not, their school type and flags) are recorded in the entry and compared with today's
 roster; any difference reads the file again. Entries carry a checksum of their content: a truncated, corrupted
 or unreadable entry is ignored (the file is read again and the entry replaced), never an error, and deleting
-the folder only costs the next run its time. Entries no run of this inbox used are removed after each run.
+the folder only costs the next run its time. After each run only the entries of the files it found are kept.
+A run never uses an entry it wrote itself (for a copy of a file in the same inbox): a first run reads every file.
 
 Entries are JSON (never pickle: nothing in the cache can run code), zlib-compressed, in one SQLite database
-(outbox/.cache/reads.sqlite3).
-PIPELINE_CACHE=0 turns the cache off.
+(outbox/.cache/reads.sqlite3); where each template puts its answers (item ids, sheets, cells) is kept once per
+layout beside them. PIPELINE_CACHE=0 turns the cache off.
 """
 from __future__ import annotations
 
