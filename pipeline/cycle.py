@@ -294,8 +294,8 @@ def _cycle(opts: Options, log: Log, now: dt.datetime) -> int:
     config_path = opts.config_path or config.MAIL_CONFIG
     definition, roster = _inputs(opts, log)
     mcfg = mail.load_mail_config(config_path)
-    target = mail.smtp_target(mcfg, mail.Options("return", opts.outbox, send=True, smtp_host=opts.smtp_host,
-                                                 smtp_port=opts.smtp_port)) if opts.send else None
+    # The SMTP settings are checked before anything is read; the server is reached only when there is a reply.
+    target = mail.smtp_target(mcfg, opts.smtp_host, opts.smtp_port) if opts.send else None
     replies = Replies(log.folder, definition)
     collection = _collect(opts, config_path, now)
     collected = collected_files(opts.inbox)

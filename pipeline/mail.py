@@ -592,11 +592,13 @@ class _Abort(Exception):
     """The connection is gone: stop sending; the rest stays for the next run."""
 
 
-def smtp_target(mcfg: MailConfig, opts: Options) -> tuple[str, int, str | None]:
-    host = opts.smtp_host or mcfg.host
+def smtp_target(mcfg: MailConfig, smtp_host: str | None, smtp_port: int | None) -> tuple[str, int, str | None]:
+    """(host, port, password) to send through: the options given, else config/mail.yaml's; UsageError when
+    no server is named or the password is missing from the environment."""
+    host = smtp_host or mcfg.host
     if not host:
         raise UsageError(text("mail.smtp.no-host", config=config.MAIL_CONFIG))
-    port = opts.smtp_port or mcfg.port or (587 if mcfg.starttls else 25)
+    port = smtp_port or mcfg.port or (587 if mcfg.starttls else 25)
     password = None
     if mcfg.user:
         password = os.environ.get(mcfg.password_env)
@@ -748,7 +750,7 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
     out = out or sys.stdout
     verb = opts.verb
     now = now or dt.datetime.now().astimezone()
-    target = smtp_target(mcfg, opts) if opts.send else None
+    target = smtp_target(mcfg, opts.smtp_host, opts.smtp_port) if opts.send else None
     notes: list[str] = []
     as_of = None
     if verb == "distribute":
