@@ -32,6 +32,7 @@ import datetime as dt
 import io
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -284,6 +285,9 @@ def run(opts: Options, *, out: TextIO | None = None, now: dt.datetime | None = N
         raise
     except KeyboardInterrupt:
         log(text("cycle.interrupted"), console=False)
+        raise
+    except Exception as exc:  # a fault of the program: its trace in the log, for whoever reads it after a scheduled run
+        log(text("cycle.crashed", error=f"{type(exc).__name__}: {exc}") + "\n" + traceback.format_exc(), console=False)
         raise
 
 

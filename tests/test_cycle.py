@@ -391,6 +391,25 @@ def test_a_setting_that_cannot_work_is_exit_2_and_kept_in_the_log(tmp_path, caps
     assert "--smtp-host" in log.read_text(encoding="utf-8")
 
 
+def test_a_fault_of_the_program_is_kept_in_the_log(definition, roster, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(config, "MAIL_CONFIG", _mail_yaml(tmp_path / "mail.yaml", imap_port=1, folder="x"))
+    _saved(tmp_path / "saved", roster.schools[31], Books(definition).clean(roster.schools[31]), MONDAY, 1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("decide failed")
+
+    monkeypatch.setattr(cycle, "decide", broken)
+    with pytest.raises(RuntimeError):
+        _cli(capsys, tmp_path)
+    (log,) = cycle.state_folder(tmp_path / "outbox").glob("*.log")
+    assert "予期しないエラーで止まりました（RuntimeError: decide failed）" in log.read_text(encoding="utf-8")
+    assert _record(tmp_path / "outbox") == []
+    monkeypatch.undo()
+    monkeypatch.setattr(config, "MAIL_CONFIG", _mail_yaml(tmp_path / "mail.yaml", imap_port=1, folder="x"))
+    rc, out, err = _cli(capsys, tmp_path)  # the next cycle answers what the broken one left
+    assert rc == 0 and [r["reply"] for r in _record(tmp_path / "outbox")] == ["receipt"]
+
+
 # ------------------------------------------------------------------ which file gets which reply
 
 
@@ -482,12 +501,15 @@ def test_the_time_of_a_cycle_with_20_new_files_and_with_nothing_new(dovecot, smt
     busy, done = _process(yaml, tmp_path, port)
     assert done.returncode == 0, done.stderr
     assert len(smtp.messages) == 20
+    busy_out = done.stdout
     quiet = []
     for _ in range(3):
         seconds, done = _process(yaml, tmp_path, port)
         assert done.returncode == 0 and done.stdout.count("\n") == 1 and done.stderr == "", done.stderr
         quiet.append(seconds)
-    print(f"\ncycle with 20 new files (220 messages in the mailbox): {busy:.2f} s; with nothing new: "
+    stages = [line for line in busy_out.splitlines() if "秒" in line]
+    print("\n" + "\n".join(stages))
+    print(f"cycle with 20 new files (220 messages in the mailbox): {busy:.2f} s; with nothing new: "
           f"{statistics.median(quiet):.2f} s (median of 3: {', '.join(f'{q:.2f}' for q in quiet)})")
     assert len(smtp.messages) == 20
     assert statistics.median(quiet) <= 2.0
