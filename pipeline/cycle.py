@@ -194,8 +194,8 @@ class _Lines(io.StringIO):
 
     def write(self, s: str) -> int:
         n = super().write(s)
-        done, _, rest = self.getvalue().rpartition("\n")
-        if done:
+        done, newline, rest = self.getvalue().rpartition("\n")
+        if newline:
             self.log(done)
             self.seek(0)
             self.truncate()
