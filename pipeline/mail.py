@@ -9,6 +9,10 @@ schools already mailed for the same distribution are skipped.
 
 Schools that cannot be mailed (no address, no file, a name or address that would break the mail
 headers) are listed on stdout and in 送信一覧.csv, never dropped silently.
+
+`cycle` answers each newly collected file with the same pieces: the return mail, or a receipt
+(receipt.txt.j2), in the thread of the school's mail (In-Reply-To), sent by send_jobs with a record of
+its own or written as drafts by write_folder.
 """
 from __future__ import annotations
 
