@@ -92,7 +92,7 @@ class Collected:
 
 def collected_files(inbox: Path) -> dict[str, Collected]:
     """Every file of the collection record that was saved, by its path in the inbox."""
-    from .collect import read_record, record_path
+    from .collect import _iso, read_record, record_path
 
     path = record_path(inbox)
     if not path.is_file():
@@ -107,15 +107,8 @@ def collected_files(inbox: Path) -> dict[str, Collected]:
         m = messages.get(r["message_key"])
         if r["row"] == "attachment" and r["saved_as"] and m is not None:
             out[r["saved_as"]] = Collected(r["saved_as"], r["sha256"], r["attachment"], m["sender"],
-                                           _time(m["sent_at"]), _time(m["received_at"]), m["message_id"])
+                                           _iso(m["sent_at"]), _iso(m["received_at"]), m["message_id"])
     return out
-
-
-def _time(value: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 # ------------------------------------------------------------------ the record and the log
