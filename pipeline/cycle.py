@@ -92,7 +92,7 @@ class Collected:
 
 def collected_files(inbox: Path) -> dict[str, Collected]:
     """Every file of the collection record that was saved, by its path in the inbox."""
-    from .collect import _iso, read_record, record_path
+    from .collect import parse_stamp, read_record, record_path
 
     path = record_path(inbox)
     if not path.is_file():
@@ -107,7 +107,7 @@ def collected_files(inbox: Path) -> dict[str, Collected]:
         m = messages.get(r["message_key"])
         if r["row"] == "attachment" and r["saved_as"] and m is not None:
             out[r["saved_as"]] = Collected(r["saved_as"], r["sha256"], r["attachment"], m["sender"],
-                                           _iso(m["sent_at"]), _iso(m["received_at"]), m["message_id"])
+                                           parse_stamp(m["sent_at"]), parse_stamp(m["received_at"]), m["message_id"])
     return out
 
 
@@ -214,12 +214,12 @@ def decide(pending: list[Collected], collected: dict[str, Collected], ledger: di
            roster, answered: set[tuple[str, str]], inbox: Path) -> list[Decision]:
     """The decision for each pending file that consolidation read (see the module's doc): `ledger` is
     ledger.csv by file, `schools` the rows of schools.csv, `answered` the (school, sha256) already replied to."""
-    from .merge import _addresses
+    from .merge import school_addresses
 
     by_code = roster.by_code()
     owners: dict[str, list[str]] = {}
     for s in roster.schools:
-        for address in _addresses(s.email):
+        for address in school_addresses(s.email):
             owners.setdefault(address, []).append(s.code)
     # Each school's newest file: merge's choice, or a file naming no school that its address sent later
     # (not when the newest was put into the inbox by hand: nothing tells which came first).

@@ -45,6 +45,7 @@ from .catalogue.problems import PROBLEMS
 from .digest import sha256 as _sha256
 from .errors import UsageError
 from .ja import enumeration, era_date, listing, safe_filename
+from .journal import Journal
 
 TEMPLATE_DIR = Path(__file__).with_name("mail_templates")
 LOG_NAME = "mail-send-log.csv"
@@ -520,62 +521,16 @@ def compose(verb: str, definition, job: Job, mcfg: MailConfig, now: dt.datetime,
 # ------------------------------------------------------------------ send log
 
 
-class SendLog:
+class SendLog(Journal):
     """Append-only CSV of successful sends (columns `fields`, the send log's by default); each line is
     on disk before the next send starts."""
 
     def __init__(self, path: Path, fields: list[str] = LOG_FIELDS):
-        self.path = path
-        self.fields = fields
-        self._f: TextIO | None = None
-
-    def rows(self) -> list[dict[str, str]]:
-        """Every complete line; a line torn by a crash lacks fields and is left out rather than fail the resume."""
-        if not self.path.exists():
-            return []
-        with self.path.open(encoding="utf-8-sig", newline="") as f:
-            return [row for row in csv.DictReader(f) if all(row.get(k) is not None for k in self.fields)]
+        super().__init__(path, fields, "mail.log-busy")
 
     def load(self) -> dict[tuple, str]:
         """Key (verb, survey id, fiscal year, school code, detail) -> when it was sent."""
         return {tuple(row[k] for k in LOG_FIELDS[1:6]): row["sent_at"] for row in self.rows()}
-
-    def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if not new:
-            with self.path.open("rb") as f:
-                f.seek(-1, os.SEEK_END)
-                torn = f.read(1) != b"\n"
-        self._f = self.path.open("a", encoding="utf-8", newline="")
-        try:
-            import fcntl
-            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # Windows: no advisory lock; one operator at a time is the norm there.
-            pass
-        except OSError:
-            self._f.close()
-            self._f = None
-            raise UsageError(text("mail.log-busy", path=self.path)) from None
-        if new:
-            self._f.write("\ufeff" + ",".join(self.fields) + "\r\n")
-        elif torn:
-            self._f.write("\r\n")
-        self._sync()
-
-    def append(self, values: dict[str, str]) -> None:
-        assert self._f is not None
-        csv.writer(self._f).writerow([values[k] for k in self.fields])
-        self._sync()
-
-    def _sync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
 
 
 def _log_key(verb: str, definition, job: Job) -> tuple:
