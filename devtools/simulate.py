@@ -191,7 +191,7 @@ def clean_answers(definition: Definition, school: School, rng: random.Random, *,
     if m is not None and any(i.matrix_row for i in items):
         total = a.get(m.sum_equals, teachers) if m.sum_equals else teachers
         for row in m.rows:
-            share = (m.categories[row.category].national_r6 or 85) / 100
+            share = (m.categories[row.category].national or 85) / 100
             share = min(0.99, max(0.3, share + rng.uniform(-0.08, 0.05)))
             positive = set(m.positive)
             weights = []

@@ -31,6 +31,7 @@ actions:
   "1-(1)-①": 取組
 sections:
   - id: cover
+    role: cover
     sheet: 表紙
     title: 表紙
     items:

@@ -101,7 +101,7 @@ def test_either_form_is_told_by_content_not_by_name(tmp_path):
 
 def test_the_workbook_is_laid_out_for_staff():
     wb = openpyxl.load_workbook(io.BytesIO(BOOK))
-    assert wb.sheetnames == ["設定", "設問", "区分", "選択肢", "場面別KPI", "指導力", "検査", "計画", "前年度比較"]
+    assert wb.sheetnames == ["設定", "設問", "区分", "選択肢", "場面別KPI", "指導力", "検査", "算出値", "計画", "前年度比較"]
     items = wb["設問"]
     assert [c.value for c in items[1]][:4] == ["シート", "項目ID", "設問文", "回答の型"]
     assert items.freeze_panes == "C2"  # headings and the sheet / id columns stay in view
@@ -213,21 +213,31 @@ def definitions(draw) -> dict:
         all_items += items
         section = {"id": f"s{s}", "sheet": draw(NAME.filter(lambda n: n not in [x["sheet"] for x in sections])),
                    "title": draw(TEXT), "items": items}
+        if s == 0 or draw(st.booleans()):  # the cover first (any section may be it), others may be environment
+            section["role"] = "cover" if s == 0 else "environment"
         if draw(st.booleans()):
             section["intro"] = draw(TEXT)
         if draw(st.booleans()):
             section["plan_ref"] = draw(st.sampled_from(sorted(actions)))
         sections.append(section)
     ids = [i["id"] for i in all_items]
+    if draw(st.booleans()):  # the cover need not come first
+        cover = draw(st.sampled_from(sections))
+        for section in sections:
+            if section.get("role") == "cover":
+                del section["role"]
+        cover["role"] = "cover"
     if draw(st.booleans()):
         columns = [{"key": str(k), "label": draw(TEXT)} for k in range(draw(st.integers(1, 3)), 0, -1)]
-        categories = {c: {"title": draw(TEXT), **({"national_r6": draw(NUMBER)} if draw(st.booleans()) else {})}
+        categories = {c: {"title": draw(TEXT), **({"national": draw(NUMBER)} if draw(st.booleans()) else {})}
                       for c in "AB"[:draw(st.integers(1, 2))]}
         matrix = {"id_prefix": "m", "columns": columns, "categories": categories,
                   "positive": [c["key"] for c in columns if draw(st.booleans())],
                   "rows": [{"key": f"{c.lower()}{n}", "category": c, "label": draw(TEXT), "verified": draw(st.booleans())}
                            for c in categories for n in range(1, draw(st.integers(1, 2)) + 1)],
                   "min": 0, "max": draw(st.integers(1, 300)), "national_source": draw(TEXT)}
+        if draw(st.booleans()):
+            matrix.update(name=draw(TEXT), national_label=draw(NAME))
         if ids and draw(st.booleans()):
             matrix["sum_equals"] = draw(st.sampled_from(ids))
         draw(st.sampled_from(sections))["matrix"] = matrix
@@ -250,6 +260,8 @@ def definitions(draw) -> dict:
                  "national_label": draw(NAME), "kpis": kpis}
     if draw(st.booleans()):
         kpi_table.update(source_note=draw(TEXT), own_target_types=draw(st.lists(st.sampled_from(school_types), unique=True)))
+        if kpi_table["own_target_types"]:
+            kpi_table.update(own_target_title=draw(TEXT), own_target_sheet=draw(NAME))
     checks = []
     for n in range(draw(st.integers(0, 2)) if ids else 0):
         kind = draw(st.sampled_from(["le", "ratio_max", "ratio_min"]))
@@ -260,6 +272,16 @@ def definitions(draw) -> dict:
         if draw(st.booleans()):
             check["applies_to"] = draw(st.lists(st.sampled_from(school_types), min_size=1, unique=True))
         checks.append(check)
+    counts = [i["id"] for i in all_items if i["type"] == "integer"]
+    ratios = []
+    for n in range(draw(st.integers(0, 2)) if counts else 0):
+        ratio = {"id": f"r{n}", "label": draw(TEXT), "numerator": draw(st.sampled_from(counts)),
+                 "denominator": draw(st.sampled_from(counts)), "places": draw(st.integers(0, 4)),
+                 "unit": draw(st.sampled_from(["", "%", "人", "台"]))}
+        for less in ("numerator_less", "denominator_less"):
+            if draw(st.booleans()):
+                ratio[less] = draw(st.sampled_from(counts))
+        ratios.append(ratio)
     survey = {"id": "gen-survey", "title": draw(TEXT), "fiscal_year": draw(st.integers(2020, 2040)),
               "fiscal_year_label": draw(NAME), "template_version": draw(st.sampled_from(["1", "2026.1", "2026.10"])),
               "plan_title": draw(TEXT), "deadline": draw(st.dates(dt.date(2020, 1, 1), dt.date(2040, 12, 31))),
@@ -267,8 +289,14 @@ def definitions(draw) -> dict:
               "instructions": draw(st.lists(TEXT, max_size=3))}
     if draw(st.booleans()):
         survey["reference_date"] = draw(st.dates(dt.date(2020, 1, 1), dt.date(2040, 12, 31)))
+    if draw(st.booleans()):
+        survey["organisation"] = draw(TEXT)
     data = {"survey": survey, "school_types": school_types, "flags": flags, "choice_lists": lists,
             "policies": policies, "actions": actions, "sections": sections, "kpi_table": kpi_table, "checks": checks}
+    if ratios:
+        data["ratios"] = ratios
+        if draw(st.booleans()):
+            data.update(ratio_title=draw(TEXT), ratio_note=draw(TEXT))
     if draw(st.booleans()):
         data["wards"] = draw(st.lists(NAME, max_size=3, unique=True))
     if draw(st.booleans()):
@@ -370,11 +398,11 @@ MISTAKES = [
      ("設問", 42, "F", "対象校種"), ["校種「特別支援」は設定シートの「校種」にありません", "もしかして『特別支援学校』"]),
     ("school type the city does not have",
      _set("設定", "項目", "校種", "値", "小学校、中学校、高等学校、中等教育学校、特別支援学校、義務教育学校"),
-     ("設定", 21, "", "校種"), ["校種「義務教育学校」は使えません"]),
+     ("設定", 22, "", "校種"), ["校種「義務教育学校」は使えません"]),
     ("KPI referencing a missing item", _set("場面別KPI", "場面ID", "scene_3", "項目", "scene_33", "【場面】"),
-     ("場面別KPI", 16, "B", "項目"), ["項目「scene_33」は設問シートにありません", "もしかして『scene_3』"]),
+     ("場面別KPI", 18, "B", "項目"), ["項目「scene_33」は設問シートにありません", "もしかして『scene_3』"]),
     ("KPI values for a missing scene", _set("場面別KPI", "現状", 76.2, "場面ID", "scene3", "【数値】"),
-     ("場面別KPI", 27, "A", "場面ID"), ["場面ID「scene3」は【場面】の表にありません", "もしかして『scene_3』"]),
+     ("場面別KPI", 29, "A", "場面ID"), ["場面ID「scene3」は【場面】の表にありません", "もしかして『scene_3』"]),
     ("check referencing a missing item", _set("検査", "検査ID", "broken_share", "比べる項目", "devices_pupils"),
      ("検査", 4, "D", "比べる項目"), ["項目「devices_pupils」は設問シートにありません", "もしかして『devices_pupil』"]),
     ("ratio check without its bound", _set("検査", "検査ID", "broken_share", "上限", None),
@@ -390,7 +418,7 @@ MISTAKES = [
     ("yes/no misspelt", _set("設問", "項目ID", "remarks", "必須", "いえ"),
      ("設問", 64, "Q", "必須"), ["「いえ」は使えません", "もしかして『いいえ』"]),
     ("checklist row in a missing category", _set("指導力", "記号", "d4", "観点", "E", "【項目】"),
-     ("指導力", 44, "B", "観点"), ["観点「E」は【観点】の表にありません"]),
+     ("指導力", 46, "B", "観点"), ["観点「E」は【観点】の表にありません"]),
     ("sheet renamed", _rename_sheet("検査", "検査項目"),
      ("検査項目", "", "", ""), ["シート「検査項目」は読み込まれません", "もしかして『検査』"]),
     ("sheet missing", _delete_sheet("選択肢"),
