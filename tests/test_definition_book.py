@@ -528,6 +528,7 @@ def next_year(wb) -> None:
     for key, national in zip("ABCD", (91.5, 83.0, 84.2, 90.1)):
         put(m, "記号", key, "全国値", national, "【観点】")
     put(m, "項目", "全国値の出典", "値", "文部科学省「学校における教育の情報化の実態等に関する調査」令和7年度", "【設定】")
+    put(m, "項目", "全国値の見出し", "値", "全国（R7）", "【設定】")
     q = wb["設問"]
     put(q, "項目ID", "act_1_2_5_vr", "設問文", "児童生徒がVR・AR等の先端技術に触れる機会を、校外学習などで設ける")
     q.delete_rows(row_of(q, "項目ID", "act_4_2_3_community"))
@@ -574,18 +575,53 @@ def test_next_years_survey_made_in_the_workbook_runs_after_this_years_in_one_his
     r8 = results[2026]
     assert (r8.schools["status"] == "submitted").sum() >= len(keep) - 2
     report = r8.outputs["報告書.md"].decode("utf-8")
-    assert "令和8年度" in report and "授業で生成AIを活用した頻度" in report
+    assert report.startswith("# 令和8年度") and "授業で生成AIを活用した頻度" in report
     assert "VR・AR等の先端技術" in report and "地域の方との交流" not in report
     wb = openpyxl.load_workbook(io.BytesIO(r8.outputs["集約結果.xlsx"]), read_only=True)
-    texts = {ws.title: " ".join(str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None)
-             for ws in wb.worksheets}
+    # (a heading the board pack breaks over two lines is read in one)
+    texts = {ws.title: " ".join(str(v).replace("\n", "") for row in ws.iter_rows(values_only=True) for v in row
+                                if v is not None) for ws in wb.worksheets}
     assert texts["概要"].startswith("令和8年度")
     assert "授業で生成AIを活用した頻度" in texts["取組状況"] and "地域の方との交流" not in texts["取組状況"]
     assert "0.915" in texts["指導力"] and "令和7年度" in texts["指導力"]  # new national figures (as shares) and their source
     trend = texts["経年"]
     assert "令和7年度" in trend and "令和8年度" in trend
+
+    # Only the new year's wording where the new year's belongs: this year's labels (R7市目標, 全国（R6）), year
+    # (令和7年度) and baseline year (R6) appear nowhere but in 経年, where both years stand side by side, and in
+    # the national figures' source (令和7年度: the year those figures are of).
+    old_wording = ("令和7年度", "R6", "R7市目標", "全国（R6）", "全国（令和6年度）")
+    source = d8.matrix.national_source
+    sections = _md_sections(report)
+    trend_md = sections.pop("年度ごとの推移")
+    rest = "\n".join(sections.values()).replace(source, "")
+    assert [w for w in old_wording if w in rest] == []
+    for new in ("令和8年度", "R8市目標", "R7現状", "R7比", "全国（R7）", "| 69% | 73% |"):  # ④ 小学校: baseline, target
+        assert new in rest, new
+    for sheet, body in texts.items():
+        if sheet != "経年":
+            assert [w for w in old_wording if w in body.replace(source, "")] == [], sheet
+    assert "R7現状" in texts["場面別KPI"] and "R8市目標" in texts["場面別KPI"] and "全国（R7）" in texts["指導力"]
+    assert "0.73" in texts["場面別KPI"]  # the new target (as a share)
+    # 経年: this year's run and next year's side by side after the year the first run seeded from its plan,
+    # which keeps that plan's name for its figures (not next year's R7現状).
+    for years in (trend_md, trend):
+        assert "令和6年度" in years and "令和7年度" in years and "令和8年度" in years
+    assert "令和6年度は計画の「R6現状」です" in trend_md and "令和6年度は計画の「R6現状」" in trend
+    assert "「R7現状」" not in trend_md + trend
     assert set(r8.outputs) >= {"報告書.html", "報告書.md", "集約結果.xlsx"}
     shutil.rmtree(tmp_path / "templates2025")
+
+
+def _md_sections(report: str) -> dict[str, str]:
+    """The Markdown report's text by heading (「年度ごとの推移」…), the heading's numbering left out."""
+    out: dict[str, str] = {}
+    heading = ""
+    for line in report.splitlines():
+        if line.startswith("#"):
+            heading = re.sub(r"^#+\s*(\d+\.\s*)?", "", line)
+        out[heading] = out.get(heading, "") + line + "\n"
+    return out
 
 
 def test_an_unknown_list_on_an_item_with_a_target_is_said_not_crashed_on(tmp_path):
