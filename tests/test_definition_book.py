@@ -119,6 +119,14 @@ def test_the_workbook_is_laid_out_for_staff():
     assert kpi.cell(top + 1, 1).value == "記入例"
     r = row_of(kpi, "場面ID", "scene_4", "【数値】")
     assert [kpi.cell(r, c).value for c in range(2, 6)] == ["小学校", 60.2, 70, 80]
+    sections = wb["区分"]
+    assert [c.value for c in sections[1]][-1] == "役割" and sections["F3"].value == "表紙"
+    assert any(dv.formula1 == '"表紙,環境"' for dv in sections.data_validations.dataValidation)
+    ratios = wb["算出値"]
+    top, cols = header(ratios, "【算出値】")
+    assert list(cols) == ["算出値ID", "名称", "分子", "分子から引く", "分母", "分母から引く", "小数の桁数", "単位"]
+    r = row_of(ratios, "算出値ID", "pupils_per_device", "【算出値】")
+    assert [ratios.cell(r, c).value for c in range(3, 9)] == ["students", None, "devices_pupil", "devices_broken", 2, "人"]
     settings_sheet = wb["設定"]
     assert settings_sheet.cell(row_of(settings_sheet, "項目", "校種"), 2).value == "小学校、中学校、高等学校、中等教育学校、特別支援学校"
     assert settings_sheet.cell(row_of(settings_sheet, "項目", "提出期限"), 2).value == dt.datetime(2026, 2, 27)
@@ -435,6 +443,16 @@ MISTAKES = [
      ("設問", 14, "Z", ""), ["見出しのない列に値があります"]),
     ("same choice list option twice", _set("選択肢", "選択肢", "週3回以上", "選択肢", "ほぼ毎日"),
      ("選択肢", 3, "A", "リスト名"), ["選択肢「frequency」に同じ選択肢が2回"]),
+    ("no section is the cover", _set("区分", "シート名", "表紙", "役割", None),
+     ("区分", "", "", ""), ["表紙にする区分がありません", "「役割」列"]),
+    ("two covers", _set("区分", "シート名", "備考", "役割", "表紙"),
+     ("区分", 8, "F", "役割"), ["「備考」も役割が「表紙」です（表紙は「表紙」）"]),
+    ("own targets without their sheet", _set("場面別KPI", "項目", "学校目標のシート名", "値", None, "【設定】"),
+     ("場面別KPI", 11, "", "学校目標のシート名"), ["「学校目標の見出し」と「学校目標のシート名」を書いてください"]),
+    ("derived figure of a missing item", _set("算出値", "算出値ID", "broken_share", "分子", "devices_brokn", "【算出値】"),
+     ("算出値", 11, "C", "分子"), ["項目「devices_brokn」は設問シートにありません", "もしかして『devices_broken』"]),
+    ("derived figure of a text item", _set("算出値", "算出値ID", "broken_share", "分母", "respondent_name", "【算出値】"),
+     ("算出値", 11, "E", "分母"), ["項目「respondent_name」は回答の型が整数ではありません"]),
 ]
 
 
