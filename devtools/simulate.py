@@ -176,9 +176,10 @@ def _counts(definition: Definition, school: School, items: list[Item], rng: rand
     lo, hi = _SCHOOL_SIZE.get(school.type, (100, 600))
     size = rng.randint(lo, hi)
     values: dict[str, int] = {}
-    if staff:
-        extra = rng.randint(5, 20) if school.type == "特別支援学校" else rng.randint(6, 14)
-        values[staff] = size // 2 + extra if school.type == "特別支援学校" else size // 18 + extra
+    if staff and school.type == "特別支援学校":  # small classes: many teachers per pupil
+        values[staff] = size // 2 + rng.randint(5, 20)
+    elif staff:
+        values[staff] = size // 18 + rng.randint(6, 14)
     checked = {c.item for c in checks}
     pending = [i for i in ints if i not in values and i in checked]
     for item_id in ints:  # the counts the others are measured against
