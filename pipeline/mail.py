@@ -485,6 +485,7 @@ def _context(definition, job: Job, today: dt.date, as_of: dt.date) -> dict:
         "queries": job.queries[:MAX_LISTED],
         "queries_more": max(0, len(job.queries) - MAX_LISTED),
         "query_total": len(job.queries),
+        "explain_in": definition.explanation_place(),  # where the school explains a query (the definition's item)
         # A file refused as a whole (no cell named): the 差戻し attachment is a fresh template, not the answers.
         "fresh_template": bool(job.errors) and all(not p.get("cell") for p in job.errors),
         "received_file": job.received_file,
