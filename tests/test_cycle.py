@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 import mailcorpus as M
-from devtools.simulate import broken_gt_pupil, clean_answers, many_broken, saved_in_excel
+from devtools.simulate import clean_answers, part_above_whole, saved_in_excel, share_above_bound
 from pipeline import cli, config, cycle
 from pipeline.catalogue.problems import PROBLEMS
 from pipeline.generate import build_template
@@ -65,13 +65,13 @@ class Books:
         return self._book(school, clean_answers(self.definition, school, self.rng), when)
 
     def error(self, school, when=MONDAY) -> bytes:
-        answers, _ = broken_gt_pupil(self.definition, school, clean_answers(self.definition, school, self.rng), self.rng)
+        answers, _ = part_above_whole(self.definition, school, clean_answers(self.definition, school, self.rng), self.rng)
         return self._book(school, answers, when)
 
     def query(self, school, when=MONDAY, *, explained: bool = False) -> bytes:
-        answers, _ = many_broken(self.definition, school, clean_answers(self.definition, school, self.rng), self.rng)
+        answers, _ = share_above_bound(self.definition, school, clean_answers(self.definition, school, self.rng), self.rng)
         if not explained:
-            answers.pop("query_explanation", None)
+            answers.pop(self.definition.explanation_item.id, None)
         return self._book(school, answers, when)
 
     def truncated(self, school) -> bytes:
