@@ -423,3 +423,13 @@ def test_the_provisional_rule_is_explained_in_the_words_of_its_threshold(monkeyp
     monkeypatch.setattr(score_module, "PROVISIONAL_BELOW", score_module.Decimal("0.75"))
     _, md = build_report(DEF, s, RUN)
     assert "対象校の7割5分未満" in md and "回収率が7割5分に満たない" in md and "8割" not in md
+
+
+def test_a_short_term_in_a_narrow_column_breaks_only_after_its_marks(book):
+    from pipeline.render.paper import natural_lines
+
+    assert natural_lines("実施済み・実施中", 90) == "実施済み・\n実施中"  # never 実施済み・実 / 施中
+    assert natural_lines("年1回以上", 90) == "年1回以上"
+    assert natural_lines("実施済み・実施中", 400) == "実施済み・実施中"
+    targets = {c.value for row in book["取組状況"].iter_rows() for c in row if isinstance(c.value, str) and "実施中" in c.value}
+    assert targets == {"実施済み・\n実施中"}

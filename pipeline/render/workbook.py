@@ -21,7 +21,7 @@ from ..ja import (ALL_SCHOOLS, MET, PROVISIONAL, SCHOOL_STATUS, era_date, fiscal
 from ..layout import checklist_row_label
 from ..score import NO_WARD, Scores, plan_years
 from .common import RunInfo, national_label, plan_note, provisional_note
-from .paper import Cell, PaperSheet, Placed
+from .paper import Cell, PaperSheet, Placed, natural_lines
 from .xlsx import FONT, Book, Col, col, quote
 
 PORTRAIT, LANDSCAPE = False, True
@@ -29,6 +29,7 @@ CHART_FONT = {"name": FONT, "size": 9}
 SERIES_COLORS = ("#2F5597", "#A5A5A5", "#ED7D31", "#70AD47", "#FFC000")
 CHART_MIN_TEACHERS = 100  # a school type with fewer teachers is in the table, not in the chart
 TARGET_ROW = {"bg_color": "#F2F2F2", "italic": True}  # a row of targets above the rows measured against it
+TARGET_PX = 90  # the 目標 column of 取組状況: 実施済み・実施中 on two lines, 年1回以上 on one
 
 
 def build_workbook(definition: Definition, scores: Scores, run_info: RunInfo) -> bytes:
@@ -345,11 +346,11 @@ def _actions_sheet(b: _Board) -> None:
     scopes = _scopes(s)
     # Plain lookups, not a pivot: a pivot drops an item whose every rate is empty (e.g. no 特別支援学校 answered).
     cells = _pivot(a, "item_id", scopes)
-    rows = [[r.plan_ref, r.label, r.target, *_scope_row(cells, r.item_id, scopes)]
+    rows = [[r.plan_ref, r.label, natural_lines(r.target, TARGET_PX), *_scope_row(cells, r.item_id, scopes)]
             for r in a.drop_duplicates("item_id").itertuples()]
     t = sh.table("tbl_actions_summary", [
         col("board.col.plan-ref"), col("board.col.action-item", "wrap", max_px=420),
-        col("board.col.target", "wrap", max_px=90), *_scope_columns(scopes),
+        col("board.col.target", "wrap", max_px=TARGET_PX), *_scope_columns(scopes),
         col("board.col.provisional-types", "wrap", max_px=90)], rows)
     t.after.append(lambda p: sh.cf(p, 3, {"type": "data_bar", "bar_color": "#BDD7EE", "bar_solid": True,
                                           "min_type": "num", "min_value": 0, "max_type": "num", "max_value": 1},
