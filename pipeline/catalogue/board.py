@@ -84,7 +84,7 @@ TEXTS = {
     # 学校別回答
     "board.sheet.per-school": "学校別回答",
     "board.title.per-school": "学校別の回答（1行1校）",
-    "board.per-school.note": "赤色のセルは目標に届いていない回答です（□の取組の目標、場面は「週3回以上」または学校の目標）。"
+    "board.per-school.note": "赤色のセルは目標に届いていない回答です（□の取組の目標、場面は「{meeting}」または学校の目標）。"
                              "出典ファイルは inbox 内のファイル、回答セルは調査票のシートとセルです。",
     "board.per-school.source-cells": "回答セル →",
     # 提出状況, ファイル台帳, エラー・確認一覧, データ
@@ -122,7 +122,7 @@ TEXTS = {
     "board.col.provisional-scenes": "暫定の場面",
     "board.col.respondents": "有効回答校",
     "board.col.answering": "回答校",
-    "board.col.meeting": "週3回以上の学校",
+    "board.col.meeting": "{meeting}の学校",
     "board.col.result": "結果",
     "board.col.diff-target": "目標との差",
     "board.col.versus": "{baseline}比",

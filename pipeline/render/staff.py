@@ -165,7 +165,7 @@ def _about(b: _Staff) -> None:
 def _per_school_sheet(b: _Staff) -> None:
     d, s = b.d, b.s
     sh = b.sheet("board.sheet.per-school", text("board.title.per-school"))
-    sh.note(text("board.per-school.note"))
+    sh.note(text("board.per-school.note", meeting=d.kpi_table.meeting[-1]))  # the least frequent answer that meets
     items = [i for i in d.items if i.prefill is None]
     fixed = [col("board.col.school-code", width=16), col("board.col.school-name", width=26),
              col("board.col.school-type", width=10), col("board.col.ward", width=9),

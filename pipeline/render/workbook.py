@@ -188,8 +188,10 @@ def _kpi_sheet(b: _Board) -> None:
     base, tgt, nat = _kpi_labels(d)
     sh = b.sheet("board.sheet.kpi", text("board.title.kpi", title=kt.title), landscape=LANDSCAPE)
     k = _kpi_sorted(s)
+    # meeting lists the scale's answers that meet the KPI, most frequent first: the last names the bar (週3回以上).
     cols = [col("board.col.school-type"), col("board.col.scene"), col("board.col.respondents", "int"),
-            col("board.col.meeting", "int"), col("board.col.result", "pct"), Col(base, "pct"), Col(tgt, "pct"),
+            col("board.col.meeting", "int", meeting=kt.meeting[-1]), col("board.col.result", "pct"),
+            Col(base, "pct"), Col(tgt, "pct"),
             Col(nat, "pct"), col("board.col.diff-target", "pt"), col("board.col.versus", "pt", baseline=base),
             col("board.col.diff-from", "pt", other=nat), col("board.col.judgement", "mark"),
             col("board.col.provisional", "mark")]
