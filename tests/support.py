@@ -437,3 +437,19 @@ class SmtpCollector:
 
     def parsed(self) -> list[tuple[list[str], EmailMessage]]:
         return [(rcpt, email.message_from_bytes(raw, policy=policy.default)) for _, rcpt, raw in self.messages]
+
+
+# ---------------------------------------------------------------- reading the product's source
+
+
+def docstrings(tree) -> set[int]:
+    """ids of the docstring constants of a module's ast (modules, classes, functions): not user-facing text."""
+    import ast
+
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids

@@ -15,7 +15,7 @@ import ast
 import re
 from pathlib import Path
 
-from support import ROOT, r7
+from support import ROOT, docstrings, r7
 
 PACKAGE = ROOT / "pipeline"
 # 令和7年度, R6 (not inside a word such as a colour or a cell), 全国（R6）.
@@ -27,16 +27,6 @@ PLAN_WORDING = ("高校等の目標", "高等学校等の学校目標", "文部�
                 "備考シート", "「備考」シート", "稼働端末", "故障・修理中")
 EXAMPLES = ("definition.book.how.", "definition.book.note.", "definition.book.example.")
 HELP_ONLY = {PACKAGE / "cli.py"}
-
-
-def _docstrings(tree: ast.AST) -> set[int]:
-    ids = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                ids.add(id(body[0].value))
-    return ids
 
 
 def _examples(tree: ast.AST) -> set[int]:
@@ -54,7 +44,7 @@ def wording_in(source: str, name: str = "<source>") -> list[str]:
     """Each string literal of Python source (docstrings and staff's examples aside) that writes year or
     plan wording: 「file:line: text」."""
     tree = ast.parse(source)
-    skip = _docstrings(tree) | _examples(tree)
+    skip = docstrings(tree) | _examples(tree)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
@@ -114,7 +104,7 @@ def test_the_simulator_names_no_item_of_this_years_survey():
     names = {i.id for i in d.items if i.is_input and not i.matrix_row} | set(d.choice_lists) - {"status"} | {"_target"}
     source = (ROOT / "devtools" / "simulate.py").read_text(encoding="utf-8")
     tree = ast.parse(source)
-    docs = _docstrings(tree)
+    docs = docstrings(tree)
     literals = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                 and id(n) not in docs]
     assert sorted({name for name in names for lit in literals if re.search(rf"\b{re.escape(name)}\b", lit)}) == []

@@ -225,14 +225,19 @@ def _kpi_sheet(b: _Board) -> None:
                     if i == 4 else {}})
             chart.set_title({"name": text("board.chart.kpi", school_type=school_type, title=kt.title),
                              "name_font": {"size": 10, "name": FONT}})
-            chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%",
-                              "major_gridlines": {"visible": True}, "num_font": CHART_FONT})
-            chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
-            chart.set_legend({"position": "bottom", "font": CHART_FONT})
+            _percent_bars(chart)
             out.append(chart)
         return out
     sh.charts(charts, 436, 580)
     sh.finish()
+
+
+def _percent_bars(chart) -> None:
+    """Horizontal bars on a 0–100 % axis, the first category on top, the legend below (every chart of the pack)."""
+    chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
+                      "major_gridlines": {"visible": True}})
+    chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
+    chart.set_legend({"position": "bottom", "font": CHART_FONT})
 
 
 def _ward_sheet(b: _Board) -> None:
@@ -420,10 +425,7 @@ def _checklist_sheet(b: _Board) -> None:
                           "values": [sh.name, first, p.columns[i], last, p.columns[i]],
                           "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 8, "name": FONT}}})
         c.set_title({"name": text("board.chart.checklist", scope=ALL_SCHOOLS), "name_font": {"size": 10, "name": FONT}})
-        c.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
-                      "major_gridlines": {"visible": True}})
-        c.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
-        c.set_legend({"position": "bottom", "font": CHART_FONT})
+        _percent_bars(c)
         return [c]
     sh.charts(chart, 880, 560)
     sh.finish()
@@ -557,10 +559,7 @@ def _trend_sheet(b: _Board) -> None:
                                   "data_labels": {"value": True, "num_format": "0.0%",
                                                   "font": {"size": 7, "name": FONT}}})
             chart.set_title({"name": text("board.chart.trend", school_type=ty), "name_font": {"size": 10, "name": FONT}})
-            chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
-                              "major_gridlines": {"visible": True}})
-            chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
-            chart.set_legend({"position": "bottom", "font": CHART_FONT})
+            _percent_bars(chart)
             out.append(chart)
         return out
     sh.charts(charts, 436, 300)
