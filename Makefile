@@ -27,7 +27,7 @@ endif
 # OUT given on the command line: where definition-export / definition-check write (their own defaults otherwise).
 DEF_OUT_OPT := $(if $(filter command line environment,$(origin OUT)),--out "$(OUT)")
 
-.PHONY: help venv templates collect consolidate demo mail-distribute mail-remind mail-return definition-export definition-check test bench fuzz clean
+.PHONY: help venv templates collect consolidate cycle demo mail-distribute mail-remind mail-return definition-export definition-check test bench fuzz clean
 
 help: ## このコマンド一覧を表示する
 	@echo "使い方: make <コマンド>"
@@ -48,6 +48,9 @@ collect: $(STAMP) ## 返信メールの添付（受信箱、または MESSAGES= 
 
 consolidate: $(STAMP) ## inbox/ の提出ファイルを検査・集約し、outbox/ に結果を出す
 	$(VPY) -m pipeline consolidate --roster $(ROSTER) --inbox $(INBOX) --outbox $(OUTBOX)
+
+cycle: $(STAMP) ## 回収→集約→返信（受領のお知らせ・差戻し）を1回行う。定期実行用（SEND=1 で送信、MESSAGES= で保存したメールから）
+	$(VPY) -m pipeline cycle --roster $(ROSTER) --inbox $(INBOX) --outbox $(OUTBOX) $(if $(MESSAGES),--messages $(MESSAGES)) $(SEND_OPTS)
 
 demo: $(STAMP) ## 見本データで一通り動かす（様式作成→模擬提出→集約）
 	$(VPY) -m pipeline demo

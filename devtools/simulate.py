@@ -13,6 +13,10 @@ collection starts (`_meta` generated_at); a school saving in Excel records its o
 
 Answers go through generate.build_template, which writes them verbatim (text always as text),
 exactly like a school typing or pasting into the cells. Everything is deterministic for a seed.
+
+The simulator knows no survey's item ids: what it answers comes from the definition (types, choice lists,
+min/max, units, targets, the KPI table's scenes and own targets, the checklist and its sum item, the item
+that explains queries, the checks), so next year's definition, or the tests' own, simulates as well.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from pathlib import Path
 
 from pipeline.definition import Definition, Item
 from pipeline.generate import build_template
+from pipeline.ja import fiscal_year_short
 from pipeline.problems import PROBLEMS
 from pipeline.roster import Roster, School
 
@@ -61,6 +66,11 @@ class NotApplicable(Exception):
 
 
 # ------------------------------------------------------------------ clean answers
+#
+# Everything below reads the definition: item types, choice lists, min/max, units, targets, the KPI table
+# (its scenes and the schools' own targets), the checklist (its rows add up to its sum item), the item that
+# explains queries, and the checks (counts are drawn so that every check of the school's type holds). No
+# item id of a particular year's survey is known here.
 
 _SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田",
              "佐々木", "山口", "松本", "井上", "木村", "阿部", "菅原", "千葉", "及川", "遠藤", "庄司", "今野")
@@ -72,21 +82,29 @@ _REMARKS = (
     "回線が混み合う時間帯があり、動画の視聴に時間がかかります。",
     "特になし",
 )
-_STATUS_WEIGHTS = {"実施済み": 55, "実施中": 30, "未実施": 12, "該当なし": 3}
-_STUDENTS = {"小学校": (120, 900), "中学校": (150, 850), "高等学校": (400, 1000), "中等教育学校": (800, 950),
-             "特別支援学校": (40, 250)}
+# What a free-text item asks for, read from its label (words, not a survey's ids).
+_ASKS_NAME = ("氏名", "名前")
+_ASKS_PHONE = ("電話",)
+_ASKS_EMAIL = ("メール",)
+# Who usually answers a school survey, when the choice list of an item offers them.
+_RESPONDENTS = ("教頭", "情報教育担当", "教務主任", "副校長")
+# Pupils at a school of each type (the school's size; counts checked against it scale with it).
+_SCHOOL_SIZE = {"小学校": (120, 900), "中学校": (150, 850), "高等学校": (400, 1000), "中等教育学校": (800, 950),
+                "特別支援学校": (40, 250)}
+_EXPLANATION = "落下による破損が続き、修理の順番待ちになっています（業者に依頼済み）。"
+_RESUBMITTED = "先日提出したものに誤りがあったため、再提出します。"
 
 
 def _weighted(rng: random.Random, options, weights=None):
     return rng.choices(list(options), weights=weights)[0]
 
 
-def _scene_share(definition: Definition, school_type: str, item_id: str, level: float) -> float:
-    """Probability of a meeting answer (ほぼ毎日/週3回以上): between R6 現状 and R7 市目標."""
-    kpi = next((k for k in definition.kpi_table.kpis if k.item == item_id), None)
-    if kpi is None:
+def _scene_share(kpi, school_type: str, level: float) -> float:
+    """Probability of a meeting answer (e.g. ほぼ毎日/週3回以上) for a KPI's scene: between the plan's baseline
+    (level 0) and its target (level 1) for this school type, or the first school type the KPI names."""
+    values = kpi.values.get(school_type) or next(iter(kpi.values.values()), None)
+    if values is None:
         return 0.6
-    values = kpi.values.get(school_type) or kpi.values.get("中学校") or next(iter(kpi.values.values()))
     return (values.baseline + level * (values.target - values.baseline)) / 100
 
 
@@ -98,124 +116,228 @@ def _frequency(rng: random.Random, options: tuple[str, ...], meeting: tuple[str,
     return _weighted(rng, rest, [6, 3, 1][:len(rest)] + [1] * max(0, len(rest) - 3))
 
 
-def clean_answers(definition: Definition, school: School, rng: random.Random, *, profile=None) -> dict[str, object]:
-    """Plausible valid answers for every applicable input item of this school.
-
-    profile: optional dict; "scene_level" in [0, 1] places each scene's chance of a 週3回以上
-    answer between the plan's R6 現状 (0) and R7 市目標 (1), default 0.5, so that city-wide rates
-    land near the plan's figures. Counts are consistent with each other and stay clear of every
-    query threshold in definition.checks; checklist rows add up to 教員数.
-    """
-    profile = profile or {}
-    level = float(profile.get("scene_level", 0.5))
-    items = [i for i in definition.items_for(school.type, school.flags) if i.is_input]
-    ids = {i.id for i in items}
-    a: dict[str, object] = {}
-
-    lo, hi = _STUDENTS.get(school.type, (100, 600))
-    students = rng.randint(lo, hi)
-    if school.type == "特別支援学校":
-        teachers = min(300, students // 2 + rng.randint(5, 20))
-    else:
-        teachers = min(300, students // 18 + rng.randint(6, 14))
-    devices = int(students * rng.uniform(1.0, 1.25)) + rng.randint(0, 5)
-    numbers = {
-        "students": students,
-        "teachers": teachers,
-        "devices_pupil": devices,
-        "devices_broken": int(devices * rng.uniform(0.0, 0.03)),
-        "devices_spare": int(devices * rng.uniform(0.02, 0.08)),
-        "devices_teacher": teachers + rng.randint(0, 10),
-        "supporter_days": rng.randint(1, 8),
-    }
-    fy = definition.survey.fiscal_year
-    deadline = definition.survey.deadline
-    earliest = max(dt.date(fy, 4, 1), deadline - dt.timedelta(days=40))
-    meeting = tuple(definition.kpi_table.meeting)
-    m = definition.matrix
-
-    for item in items:
-        if item.matrix_row:
-            continue  # the checklist is drawn row by row below
-        if item.id in numbers:
-            a[item.id] = _clamp(item, numbers[item.id])
-        elif item.id == "respondent_name":
-            a[item.id] = f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
-        elif item.id == "respondent_phone":
-            a[item.id] = f"022-{rng.randint(200, 399)}-{rng.randint(1000, 9999)}"
-        elif item.id == "respondent_email":
-            a[item.id] = school.email if school.email and rng.random() < 0.7 else None
-        elif item.id == "respondent_role":
-            options = definition.choices_of(item)
-            preferred = [o for o in ("教頭", "情報教育担当", "教務主任", "副校長") if o in options]
-            a[item.id] = rng.choice(preferred or list(options))
-        elif item.type == "date":
-            a[item.id] = earliest + dt.timedelta(days=rng.randint(0, (deadline - earliest).days))
-        elif item.type == "choice" and item.choices == "frequency" and not item.id.endswith("_target"):
-            a[item.id] = _frequency(rng, definition.choices_of(item), meeting,
-                                    _scene_share(definition, school.type, item.id, level))
-        elif item.type == "choice" and item.id.endswith("_target"):
-            continue  # after the scenes, from the school's own answer
-        elif item.type == "choice":
-            options = definition.choices_of(item)
-            if set(options) == set(_STATUS_WEIGHTS):
-                weights = [_STATUS_WEIGHTS[o] for o in options]
-            elif item.target and item.target.met_if:
-                weights = [4 if o in item.target.met_if else 1 for o in options]
-            else:
-                weights = None
-            a[item.id] = _weighted(rng, options, weights)
-        elif item.type == "integer":
-            low = item.min or 0
-            if item.target and item.target.min is not None:
-                value = rng.choices([0, 1, 2, 3, 4, 5], weights=[1, 4, 3, 2, 1, 1])[0]
-            else:
-                value = rng.randint(low, low + 5)
-            a[item.id] = _clamp(item, value)
-        elif item.type == "text":
-            if item.id == "remarks":
-                a[item.id] = rng.choice(_REMARKS) if rng.random() < 0.15 else None
-            elif item.required:
-                a[item.id] = "記入あり"
-            else:
-                a[item.id] = None
-
-    # Own targets (高等学校・中等教育学校): the same frequency or higher than today.
-    for item in items:
-        if item.type == "choice" and item.id.endswith("_target"):
-            options = definition.choices_of(item)
-            actual = a.get(item.id[: -len("_target")])
-            idx = options.index(actual) if actual in options else len(options) // 2
-            a[item.id] = options[max(0, idx - rng.choice([0, 1, 1, 2]))]
-
-    if m is not None and any(i.matrix_row for i in items):
-        total = a.get(m.sum_equals, teachers) if m.sum_equals else teachers
-        for row in m.rows:
-            share = (m.categories[row.category].national_r6 or 85) / 100
-            share = min(0.99, max(0.3, share + rng.uniform(-0.08, 0.05)))
-            positive = set(m.positive)
-            weights = []
-            for col in m.columns:
-                if col.key in positive:
-                    weights.append(share / len(positive))
-                else:
-                    weights.append((1 - share) / max(1, len(m.columns) - len(positive)))
-            counts = dict.fromkeys((c.key for c in m.columns), 0)
-            for key in rng.choices([c.key for c in m.columns], weights=weights, k=int(total)):
-                counts[key] += 1
-            for col in m.columns:
-                item_id = m.item_id(row.key, col.key)
-                if item_id in ids:
-                    a[item_id] = counts[col.key]
-    return {k: v for k, v in a.items() if v is not None}
-
-
 def _clamp(item: Item, value: int) -> int:
     if item.min is not None:
         value = max(item.min, value)
     if item.max is not None:
         value = min(item.max, value)
     return value
+
+
+def _checks_for(definition: Definition, school: School, ids) -> list:
+    """The definition's checks that apply to this school and relate two of these counts."""
+    return [c for c in definition.checks if (c.applies_to is None or school.type in c.applies_to)
+            and c.item in ids and c.other in ids]
+
+
+def _ratio_band(checks, item_id: str) -> tuple[str | None, float | None, float | None]:
+    """(the count an item is checked against, lowest and highest ratio its checks allow)."""
+    own = [c for c in checks if c.item == item_id]
+    if not own:
+        return None, None, None
+    other = own[0].other
+    same = [c for c in own if c.other == other]
+    lows = [c.min for c in same if c.kind == "ratio_min"]
+    highs = [c.max for c in same if c.kind == "ratio_max"] + [1.0 for c in same if c.kind == "le"]
+    return other, (max(lows) if lows else None), (min(highs) if highs else None)
+
+
+def _holds(check, value: int, other: int) -> bool:
+    if check.kind == "le":
+        return value <= other
+    if other <= 0:
+        return True  # no ratio of nothing
+    return value <= check.max * other if check.kind == "ratio_max" else value >= check.min * other
+
+
+def _repair(check, item: Item, other: int) -> int:
+    """The nearest value of the checked count that satisfies the check."""
+    if check.kind == "le":
+        return _clamp(item, other)
+    if check.kind == "ratio_max":
+        return _clamp(item, math.floor(check.max * other))
+    return _clamp(item, math.ceil(check.min * other))
+
+
+def _counts(definition: Definition, school: School, items: list[Item], rng: random.Random) -> dict[str, int]:
+    """Whole numbers for the school's count items (not the checklist's cells), consistent with each other:
+
+    - the checklist's sum item (the teachers rated) is a staff size for a school of this size;
+    - a count others are checked against, checked against nothing itself, is the school's size (pupils);
+    - a count checked against another sits well inside the band its checks allow (a ratio between both
+      bounds, or a small share below an upper bound alone);
+    - a count sharing its unit with such a count is a small share of it (e.g. spare devices);
+    - an action's count with a minimum target is a few times a year; any other a small number.
+    Every value stays within the item's min and max, and every check of the school's type holds."""
+    ints = {i.id: i for i in items if i.type == "integer" and not i.matrix_row}
+    checks = _checks_for(definition, school, ints)
+    m = definition.matrix
+    staff = m.sum_equals if m is not None and m.sum_equals in ints else None
+    lo, hi = _SCHOOL_SIZE.get(school.type, (100, 600))
+    size = rng.randint(lo, hi)
+    values: dict[str, int] = {}
+    if staff and school.type == "特別支援学校":  # small classes: many teachers per pupil
+        values[staff] = size // 2 + rng.randint(5, 20)
+    elif staff:
+        values[staff] = size // 18 + rng.randint(6, 14)
+    checked = {c.item for c in checks}
+    pending = [i for i in ints if i not in values and i in checked]
+    for item_id in ints:  # the counts the others are measured against
+        if item_id not in values and item_id not in checked and any(c.other == item_id for c in checks):
+            values[item_id] = size
+    while pending:  # each checked count once the count it is checked against is known
+        ready = [i for i in pending if _ratio_band(checks, i)[0] in values] or pending[:1]
+        for item_id in ready:
+            other, low, high = _ratio_band(checks, item_id)
+            base = values.get(other, size)
+            if low is not None and high is not None:
+                ratio = rng.uniform(low + 0.25 * (high - low), low + 0.55 * (high - low))
+            elif high is not None:
+                ratio = rng.uniform(0.0, 0.09 * high)
+            else:
+                ratio = rng.uniform(1.1 * low, 1.6 * low)
+            values[item_id] = int(base * ratio)
+            pending.remove(item_id)
+    units: dict[str, int] = {}
+    for item_id in (i for i in values if ints[i].unit and i in checked):
+        units[ints[item_id].unit] = max(units.get(ints[item_id].unit, 0), values[item_id])
+    for item_id, item in ints.items():
+        if item_id in values:
+            continue
+        if item.unit in units:
+            values[item_id] = int(units[item.unit] * rng.uniform(0.02, 0.08))
+        elif item.target is not None and item.target.min is not None:
+            values[item_id] = rng.choices([0, 1, 2, 3, 4, 5], weights=[1, 4, 3, 2, 1, 1])[0]
+        else:
+            values[item_id] = rng.randint(item.min or 0, (item.min or 0) + 5)
+    values = {k: _clamp(ints[k], v) for k, v in values.items()}
+    for _ in range(3):  # a value pulled to one bound may break another check: settle in a few rounds
+        broken = [c for c in checks if not _holds(c, values[c.item], values[c.other])]
+        for c in broken:
+            values[c.item] = _repair(c, ints[c.item], values[c.other])
+        if not broken:
+            break
+    return values
+
+
+def _choice(definition: Definition, item: Item, rng: random.Random):
+    """A choice as schools make it: an action's target met more often than not, rarely not applicable;
+    a respondent's role among those who usually answer."""
+    options = definition.choices_of(item)
+    preferred = [o for o in _RESPONDENTS if o in options]
+    if preferred and item.target is None:
+        return rng.choice(preferred)
+    if item.target is not None and item.target.met_if:
+        na = set(item.target.excluded)
+        weights = [4 if o in item.target.met_if else 0.25 if o in na else 1 for o in options]
+        return _weighted(rng, options, weights)
+    return _weighted(rng, options)
+
+
+def _text(definition: Definition, item: Item, school: School, rng: random.Random):
+    label = item.label
+    if any(w in label for w in _ASKS_NAME):
+        return f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
+    if any(w in label for w in _ASKS_PHONE):
+        return f"022-{rng.randint(200, 399)}-{rng.randint(1000, 9999)}"
+    if any(w in label for w in _ASKS_EMAIL):
+        return school.email if school.email and rng.random() < 0.7 else None
+    if definition.explanation_item is not None and item.id == definition.explanation_item.id:
+        return None  # only where a query needs it (a mistake below)
+    if item.required:
+        return "記入あり"
+    return rng.choice(_REMARKS)[:item.max_length] if rng.random() < 0.15 else None
+
+
+def clean_answers(definition: Definition, school: School, rng: random.Random, *, profile=None) -> dict[str, object]:
+    """Plausible valid answers for every applicable input item of this school, from the definition alone.
+
+    profile: optional dict; "scene_level" in [0, 1] places each KPI scene's chance of a meeting answer
+    between the plan's baseline (0) and its target (1), default 0.5, so that city-wide rates land near the
+    plan's figures. Counts are consistent with each other and satisfy every check of the school's type
+    (`_counts`); the checklist's rows add up to its sum item; a school's own target is at least what it does.
+    """
+    profile = profile or {}
+    level = float(profile.get("scene_level", 0.5))
+    items = [i for i in definition.items_for(school.type, school.flags) if i.is_input]
+    ids = {i.id for i in items}
+    counts = _counts(definition, school, items, rng)
+    kt = definition.kpi_table
+    scenes = {k.item: k for k in kt.kpis}
+    own_targets = {k.own_target_item: k for k in kt.kpis if k.own_target_item}
+    fy = definition.survey.fiscal_year
+    deadline = definition.survey.deadline
+    earliest = max(dt.date(fy, 4, 1), deadline - dt.timedelta(days=40))
+    a: dict[str, object] = {}
+
+    for item in items:
+        if item.matrix_row or item.id in own_targets:
+            continue  # the checklist row by row, own targets from the scenes, below
+        if item.id in counts:
+            a[item.id] = counts[item.id]
+        elif item.id in scenes and item.type == "choice":
+            a[item.id] = _frequency(rng, definition.choices_of(item), tuple(kt.meeting),
+                                    _scene_share(scenes[item.id], school.type, level))
+        elif item.type == "choice":
+            a[item.id] = _choice(definition, item, rng)
+        elif item.type == "date":
+            a[item.id] = earliest + dt.timedelta(days=rng.randint(0, max(0, (deadline - earliest).days)))
+        elif item.type == "text":
+            a[item.id] = _text(definition, item, school, rng)
+
+    # Own targets (e.g. 高等学校・中等教育学校): the same frequency as today or a higher one.
+    for item_id, kpi in own_targets.items():
+        if item_id not in ids:
+            continue
+        options = definition.choices_of(definition.item(item_id))
+        actual = a.get(kpi.item)
+        idx = options.index(actual) if actual in options else len(options) // 2
+        a[item_id] = options[max(0, idx - rng.choice([0, 1, 1, 2]))]
+
+    m = definition.matrix
+    if m is not None and any(i.matrix_row for i in items):
+        total = a.get(m.sum_equals) if m.sum_equals else None
+        total = total if isinstance(total, int) else rng.randint(10, 40)
+        positive = set(m.positive)
+        for row in m.rows:
+            share = (m.categories[row.category].national or 85) / 100
+            share = min(0.99, max(0.3, share + rng.uniform(-0.08, 0.05)))
+            weights = [share / len(positive) if c.key in positive else
+                       (1 - share) / max(1, len(m.columns) - len(positive)) for c in m.columns]
+            drawn = dict.fromkeys((c.key for c in m.columns), 0)
+            for key in rng.choices([c.key for c in m.columns], weights=weights, k=int(total)):
+                drawn[key] += 1
+            for col in m.columns:
+                if m.item_id(row.key, col.key) in ids:
+                    a[m.item_id(row.key, col.key)] = drawn[col.key]
+    return {k: v for k, v in a.items() if v is not None}
+
+
+def _free_text(definition: Definition, school: School) -> str | None:
+    """A free-text item a school writes a remark in (optional, not the explanation), if its template has one."""
+    explains = definition.explanation_item.id if definition.explanation_item else None
+    return next((i.id for i in definition.items_for(school.type, school.flags)
+                 if i.type == "text" and i.is_input and not i.required and i.id != explains
+                 and not any(w in i.label for w in _ASKS_NAME + _ASKS_PHONE + _ASKS_EMAIL)), None)
+
+
+def _corrected_count(definition: Definition, school: School, answers: dict, rng: random.Random) -> dict:
+    """The answers with one count corrected by a few (a count no check or checklist depends on, when there is
+    one): what a school changes in a web system after sending."""
+    m = definition.matrix
+    tied = {c.item for c in definition.checks} | {c.other for c in definition.checks}
+    tied |= {m.sum_equals} if m is not None and m.sum_equals else set()
+    counts = [i for i in definition.items_for(school.type, school.flags)
+              if i.type == "integer" and i.is_input and not i.matrix_row and i.id in answers]
+    free = [i for i in counts if i.id not in tied] or counts
+    if not free:
+        return dict(answers)
+    item = free[0]
+    step = rng.randint(1, 9)
+    value = answers[item.id] + step
+    if item.max is not None and value > item.max:
+        value = answers[item.id] - step
+    return {**answers, item.id: _clamp(item, value)}
 
 
 # ------------------------------------------------------------------ mistakes
@@ -237,7 +359,7 @@ def _pick(rng: random.Random, candidates: list[str]) -> str:
 
 def fullwidth_digits(definition, school, answers, rng):
     items = _applicable(definition, school)
-    item_id = _pick(rng, [i for i in ("students", "devices_pupil", "devices_teacher") if i in items and i in answers])
+    item_id = _pick(rng, [i for i, it in items.items() if it.type == "integer" and not it.matrix_row and i in answers])
     return {**answers, item_id: _fw(answers[item_id])}, (Expect("value-normalised", item_id),)
 
 
@@ -252,19 +374,23 @@ def fullwidth_choice(definition, school, answers, rng):
 
 
 def unit_suffix(definition, school, answers, rng):
+    """A count typed with its unit (「３回」, 「２０台」)."""
     items = _applicable(definition, school)
-    item_id = _pick(rng, [i for i, it in items.items() if it.type == "integer" and it.unit == "回" and i in answers])
-    return {**answers, item_id: f"{_fw(answers[item_id])}回"}, (Expect("value-normalised", item_id),)
+    item_id = _pick(rng, [i for i, it in items.items() if it.type == "integer" and it.unit and not it.matrix_row
+                          and i in answers])
+    return {**answers, item_id: f"{_fw(answers[item_id])}{items[item_id].unit}"}, (Expect("value-normalised", item_id),)
 
 
 def free_text_choice(definition, school, answers, rng):
+    """Words typed over a dropdown: a KPI scene's frequency, or else an action's status."""
     items = _applicable(definition, school)
-    scenes = [k.item for k in definition.kpi_table.kpis if k.item in items]
+    scenes = [k.item for k in definition.kpi_table.kpis if k.item in items and k.item in answers]
     if scenes:
         item_id = rng.choice(scenes)
         text = rng.choice(("毎日使っている", "ほぼ毎日使用", "よく使う"))
     else:
-        item_id = _pick(rng, [i for i, it in items.items() if it.type == "choice" and it.choices == "status"])
+        item_id = _pick(rng, [i for i, it in items.items() if it.type == "choice" and it.target is not None
+                              and i in answers])
         text = rng.choice(("やっている", "実施した", "〇"))
     return {**answers, item_id: text}, (Expect("not-a-choice", item_id),)
 
@@ -284,7 +410,7 @@ def missing_answer(definition, school, answers, rng):
 
 def checklist_sum(definition, school, answers, rng):
     m = definition.matrix
-    if m is None:
+    if m is None or not m.sum_equals:
         raise NotApplicable
     rows = [r.key for r in m.rows if m.item_id(r.key, m.columns[0].key) in answers]
     row = _pick(rng, rows)
@@ -293,24 +419,41 @@ def checklist_sum(definition, school, answers, rng):
     return {**answers, item_id: answers[item_id] + rng.randint(1, 3)}, (Expect("checklist-sum", item_id),)
 
 
-def broken_gt_pupil(definition, school, answers, rng):
-    if "devices_broken" not in answers or "devices_pupil" not in answers:
+def _check_of(definition, school, answers, kind: str, severity: str):
+    """A check of this kind and severity that applies to the school, with both its counts answered."""
+    items = _applicable(definition, school)
+    check = next((c for c in definition.checks if c.kind == kind and c.severity == severity
+                  and (c.applies_to is None or school.type in c.applies_to)
+                  and c.item in answers and c.other in answers and c.item in items), None)
+    if check is None:
         raise NotApplicable
-    broken = answers["devices_pupil"] + rng.randint(1, 20)
+    return check, items[check.item]
+
+
+def part_above_whole(definition, school, answers, rng):
+    """A part larger than its whole (an error check 「以下」: e.g. more devices out of order than devices)."""
+    check, item = _check_of(definition, school, answers, "le", "error")
+    value = answers[check.other] + rng.randint(1, 20)
+    if item.max is not None and value > item.max:
+        raise NotApplicable
     # The error makes the value invalid, so validation asks no further query about it.
-    return {**answers, "devices_broken": broken}, (Expect("check-le", "devices_broken"),)
+    return {**answers, check.item: value}, (Expect("check-le", check.item),)
 
 
-def many_broken(definition, school, answers, rng):
-    check = next((c for c in definition.checks if c.kind == "ratio_max" and c.item == "devices_broken"), None)
-    if check is None or "devices_pupil" not in answers:
+def share_above_bound(definition, school, answers, rng):
+    """A count too large for the count it is checked against (a query check 「比の上限」), explained."""
+    check, item = _check_of(definition, school, answers, "ratio_max", "query")
+    other = answers[check.other]
+    value = math.ceil(other * (check.max + rng.uniform(0.03, 0.15)))
+    if any(c.kind == "le" and c.item == check.item and c.other == check.other for c in definition.checks):
+        value = min(other, value)  # a part stays no larger than its whole
+    if other <= 0 or value <= check.max * other or (item.max is not None and value > item.max):
         raise NotApplicable
-    pupil = answers["devices_pupil"]
-    broken = min(pupil, math.ceil(pupil * (check.max + rng.uniform(0.03, 0.15))))
-    out = {**answers, "devices_broken": broken}
-    if "query_explanation" in _applicable(definition, school):
-        out["query_explanation"] = "落下による破損が続き、修理の順番待ちになっています（業者に依頼済み）。"
-    return out, (Expect("check-ratio-max", "devices_broken"),)
+    out = {**answers, check.item: value}
+    explains = definition.explanation_item
+    if explains is not None and explains.id in _applicable(definition, school):
+        out[explains.id] = _EXPLANATION
+    return out, (Expect("check-ratio-max", check.item),)
 
 
 MISTAKES: dict[str, Callable] = {
@@ -320,8 +463,8 @@ MISTAKES: dict[str, Callable] = {
     "free_text_choice": free_text_choice,
     "missing_answer": missing_answer,
     "checklist_sum": checklist_sum,
-    "broken_gt_pupil": broken_gt_pupil,
-    "many_broken": many_broken,
+    "part_above_whole": part_above_whole,
+    "share_above_bound": share_above_bound,
 }
 
 
@@ -374,14 +517,14 @@ def _short(school: School) -> str:
     return school.name.removeprefix("仙台市立")
 
 
-def _file_name(rng: random.Random, school: School) -> str:
+def _file_name(rng: random.Random, school: School, definition: Definition) -> str:
     """What staff end up saving: the school's own naming, or just what the mail client suggests."""
     s = _short(school)
     return rng.choice((
         f"{school.name}.xlsx",
         f"{s}_ICT活用調査_回答.xlsx",
         f"【{s}】取組状況調査（回答）.xlsx",
-        f"R7取組状況調査_{s}.xlsx",
+        f"{fiscal_year_short(definition.survey.fiscal_year)}取組状況調査_{s}.xlsx",
         f"{school.code}_{school.name}.xlsx",
         f"{school.code}_{school.name}（回答）.xlsx",
         "調査票（回答）.xlsx",
@@ -516,7 +659,7 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
         folder, moment = writer.slot(day, saved)
         # Built later, all at once on every core (writer.flush): answers and names are drawn here, in order.
         content = _Build(defn or definition, school, issued, answers, None if by_app else moment)
-        rel = writer.unique(folder, _file_name(rng, name_school or school))
+        rel = writer.unique(folder, _file_name(rng, name_school or school, definition))
         mtime = writer.write(rel, content, moment)
         e = {"rel": rel, "school": school.code, "kind": kind, "expects": list(expects), "status": None,
              "saved": moment, "credible": not by_app, "mtime": mtime}
@@ -562,12 +705,14 @@ def simulate_inbox(definition: Definition, roster: Roster, inbox: Path, *, seed:
         first = clean_answers(definition, school, rng)
         e = add(school, first, "superseded", day=5)
         second = dict(first)
-        second["remarks"] = "先日提出したものに誤りがあったため、再提出します。"
+        remark = _free_text(definition, school)
+        if remark is not None:
+            second[remark] = _RESUBMITTED
         add(school, second, "resubmission", saved=e["saved"] + dt.timedelta(days=3, hours=2))
     for school in by_app:
         first = clean_answers(definition, school, rng)
         e = add(school, first, "superseded", day=4)
-        second = {**first, "students": first["students"] + rng.randint(1, 9)}
+        second = _corrected_count(definition, school, first, rng)
         add(school, second, "app_correction", (Expect("submissions-differ"),),
             saved=e["saved"] + dt.timedelta(days=2, hours=3), by_app=True)
     if old or old_only:
@@ -653,7 +798,7 @@ def _libreoffice_copies(definition, schools: list[School], rng: random.Random, w
         folder, moment = writer.slot()
         content = saved_in_excel(build_template(definition, school, generated_at=issued,
                                                 answers=clean_answers(definition, school, rng)).content, moment)
-        planned.append((school, ("xls", "ods")[n % 2], folder, moment, content, _file_name(rng, school)))
+        planned.append((school, ("xls", "ods")[n % 2], folder, moment, content, _file_name(rng, school, definition)))
     converted: dict[str, bytes] = {}
     if soffice_path() is None:
         print(f"注意: LibreOffice（soffice）がないため、.xls / .ods で保存し直したファイル {len(schools)} 件は"

@@ -61,15 +61,16 @@ def _add_roster(p: argparse.ArgumentParser) -> None:
                    help="学校一覧（CSV または .xlsx）。省略時は config/schools.csv。例: --roster 学校一覧.xlsx")
 
 
-def _add_send_options(p: argparse.ArgumentParser) -> None:
+def _add_send_options(p: argparse.ArgumentParser, dry_run: bool = True) -> None:
     p.add_argument("--send", action="store_true",
                    help="下書き（.eml）ではなく SMTP サーバーで実際に送信する。例: --send --smtp-host smtp.example.jp")
     p.add_argument("--smtp-host", default=None, metavar="サーバー名",
                    help="送信に使う SMTP サーバー（--send のとき。省略時は config/mail.yaml の host）。例: --smtp-host smtp.example.jp")
     p.add_argument("--smtp-port", type=int, default=None, metavar="番号",
                    help="SMTP のポート番号（--send のとき。省略時は config/mail.yaml の port、なければ 587）。例: --smtp-port 587")
-    p.add_argument("--dry-run", action="store_true",
-                   help="送る予定の一覧を表示するだけで、何も書かず送らない。例: --dry-run")
+    if dry_run:
+        p.add_argument("--dry-run", action="store_true",
+                       help="送る予定の一覧を表示するだけで、何も書かず送らない。例: --dry-run")
 
 
 def _add_run_options(m: argparse.ArgumentParser) -> None:
@@ -131,6 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inbox", type=Path, default=config.INBOX, metavar="フォルダ",
                    help="添付ファイルを保存するフォルダ（回収記録はその隣に作ります）。省略時は inbox。例: --inbox inbox")
     p.set_defaults(command=_collect)
+
+    p = _parser(sub, "cycle", "回収→集約→返信（受領のお知らせ・差戻し）を1回行う（タスクスケジューラ・cron 用）",
+                "受信箱（または保存したメール）から提出ファイルを取り込んで集約し、前回から新しく届いたファイルの学校に\n"
+                "1通ずつ返信します（使えるファイルには受領のお知らせ、エラーのあるファイルには差戻し）。返信は下書き（.eml）で、\n"
+                "--send で送信します。新しいメールがなければ1行だけ記録して終わります。日ごとのログと返信記録は\n"
+                "outbox/定期実行/ にあります。受信箱・送信サーバーに接続できないときは終了コード 2 です。\n"
+                "例: python -m pipeline cycle --send（受信箱から取り込み、返信を送信する）\n"
+                "例: python -m pipeline cycle --messages 保存したメール（保存したメールから取り込み、返信は下書き）")
+    _add_definition(p)
+    _add_roster(p)
+    p.add_argument("--messages", type=Path, default=None, metavar="フォルダ",
+                   help="受信箱の代わりに読む、保存したメール（.eml / .msg）のフォルダ。省略時は config/mail.yaml の imap: の受信箱。"
+                        "例: --messages 保存したメール")
+    p.add_argument("--inbox", type=Path, default=config.INBOX, metavar="フォルダ",
+                   help="提出ファイルを保存して集約するフォルダ。省略時は inbox。例: --inbox inbox")
+    p.add_argument("--outbox", type=Path, default=config.OUTBOX, metavar="フォルダ",
+                   help="集約結果・返信メール・定期実行の記録を置く場所。省略時は outbox。例: --outbox outbox")
+    _add_send_options(p, dry_run=False)
+    p.set_defaults(command=_cycle)
 
     p = _parser(sub, "mail", "調査票の配布・督促・差戻しのメールを作る／送る",
                 "メールの下書き（.eml）を outbox に作ります。--send で実際に送信します。\n"
@@ -270,6 +290,14 @@ def _collect(args) -> int:
     result = run(args.inbox, messages=args.messages, progress=True)
     print(result.record)
     return 1 if result.stopped else 0
+
+
+def _cycle(args) -> int:
+    from . import cycle
+
+    return cycle.run(cycle.Options(definition=args.definition, roster=args.roster, inbox=args.inbox,
+                                   outbox=args.outbox, messages=args.messages, send=args.send,
+                                   smtp_host=args.smtp_host, smtp_port=args.smtp_port))
 
 
 def _mail(args) -> int:

@@ -54,6 +54,7 @@ from .catalogue.collect import AUTO_REPLY_SUBJECT_WORDS, BOUNCE_SENDERS, BOUNCE_
 from .digest import sha256, sha256_path
 from .errors import UsageError
 from .ingest import MAX_FILE_BYTES, read_member, sniff
+from .journal import Journal
 from .ja import nfkc, safe_filename, timestamp
 
 # A message bigger than this is not fetched (its headers are, to record it): mail systems cap a
@@ -615,22 +616,22 @@ def save_name(name: str, fmt: str) -> str:
 
 
 class Record:
-    """The collection record: append-only CSV (UTF-8 with BOM, one header row), every row on disk
-    (fsync) before the next step; read back to know what was collected and what was cut off."""
+    """The collection record (a Journal): what was collected and what was cut off, read back to resume."""
 
     def __init__(self, path: Path):
-        self.path = path
+        self.journal = Journal(path, RECORD_COLUMNS, "collect.busy")
         self.messages: dict[str, dict] = {}  # message_key -> its message row
         self.parts: dict[str, set[int]] = {}  # message_key -> attachment rows recorded (part numbers)
         self.message_ids: dict[str, str] = {}  # Message-ID -> message_key
         self.saved: dict[str, dict] = {}  # saved_as (relative to the inbox) -> attachment row
-        self._f: TextIO | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.journal.path
 
     def load(self) -> None:
-        if not self.path.exists():
-            return
         try:
-            rows = read_record(self.path)
+            rows = self.journal.rows()
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise UsageError(text("collect.record-unreadable", path=self.path, reason=exc)) from None
         for row in rows:
@@ -662,61 +663,18 @@ class Record:
         return bool(message_id) and message_id in self.message_ids
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        torn = False
-        if not new:
-            with self.path.open("rb") as f:
-                f.seek(-1, os.SEEK_END)
-                torn = f.read(1) != b"\n"
-        self._f = self.path.open("a", encoding="utf-8", newline="")
-        try:
-            import fcntl
-            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # Windows: one operator at a time is the norm there
-            pass
-        except OSError:
-            self._f.close()
-            self._f = None
-            raise UsageError(text("collect.busy", path=self.path)) from None
-        if new:
-            self._f.write("\ufeff" + ",".join(RECORD_COLUMNS) + "\r\n")
-        elif torn:
-            self._f.write("\r\n")  # a row cut off by a crash stays unreadable on its own line
-        self._sync()
+        self.journal.open()
 
     def append(self, row: dict) -> None:
-        assert self._f is not None
-        csv.writer(self._f, lineterminator="\r\n").writerow([row.get(k, "") for k in RECORD_COLUMNS])
-        self._sync()
-        self._remember({k: str(row.get(k, "")) for k in RECORD_COLUMNS})
-
-    def _sync(self) -> None:
-        """On disk before the next step: what is recorded is what a resumed collection trusts."""
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        self._remember(self.journal.append(row))
 
     def close(self) -> None:
-        f, self._f = self._f, None
-        if f is not None:
-            f.close()
+        self.journal.close()
 
 
 def read_record(path: Path) -> list[dict]:
     """The record's rows; a row torn by a crash (fewer fields) is left out."""
-    with Path(path).open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return []
-        rows = []
-        for values in reader:
-            if len(values) != len(header):
-                continue
-            row = dict(zip(header, values))
-            if all(k in row for k in RECORD_COLUMNS):
-                rows.append(row)
-        return rows
+    return Journal(path, RECORD_COLUMNS, "collect.busy").rows()
 
 
 @dataclass(frozen=True)
@@ -743,11 +701,11 @@ def load_provenance(inbox: Path) -> dict[str, Provenance]:
     for r in rows:
         if r["row"] == "attachment" and r["saved_as"] and r["message_key"] in messages:
             m = messages[r["message_key"]]
-            out[r["saved_as"]] = Provenance(m["sender"], _iso(m["sent_at"]), _iso(m["received_at"]), m["message_id"])
+            out[r["saved_as"]] = Provenance(m["sender"], parse_stamp(m["sent_at"]), parse_stamp(m["received_at"]), m["message_id"])
     return out
 
 
-def _iso(value: str) -> dt.datetime | None:
+def parse_stamp(value: str) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(value) if value else None
     except ValueError:

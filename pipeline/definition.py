@@ -31,6 +31,12 @@ INLINE_LIST_LIMIT = 255
 # reference: lower-case ASCII letters, digits and underscores, starting with a letter.
 ITEM_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,200}$")
 RANGE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,200}$")
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_name_ok(name: str) -> bool:
+    """A name Excel takes for a sheet: at most 31 characters, none of []:*?/\\."""
+    return len(name) <= 31 and not SHEET_NAME_FORBIDDEN.search(name)
 
 
 class _Frozen(BaseModel):
@@ -55,6 +61,9 @@ class SurveyInfo(_Frozen):
     reference_date: dt.date | None = None
     contact: Contact
     instructions: tuple[str, ...] = ()
+    # Who runs the survey (e.g. 仙台市教育委員会): the templates' company property and the author of the
+    # comments a 差戻し workbook puts on its cells.
+    organisation: str = ""
 
 
 class ChoiceList(_Frozen):
@@ -152,7 +161,8 @@ class MatrixRow(_Frozen):
 
 class MatrixCategory(_Frozen):
     title: str
-    national_r6: float | None = None
+    # The national share (%) of this category, of the year the matrix's national_label names.
+    national: float | None = None
 
 
 class Matrix(_Frozen):
@@ -161,7 +171,11 @@ class Matrix(_Frozen):
     columns: tuple[MatrixColumn, ...]
     positive: tuple[str, ...] = ()
     categories: dict[str, MatrixCategory]
+    # What the national figures are called, with their year (e.g. 全国（R6）), and where they come from.
+    national_label: str = ""
     national_source: str = ""
+    # What the report calls the checklist (e.g. 文部科学省のチェックリスト).
+    name: str = ""
     rows: tuple[MatrixRow, ...]
     min: int = 0
     max: int = 300
@@ -170,8 +184,14 @@ class Matrix(_Frozen):
         return f"{self.id_prefix}_{row}_{col}"
 
 
+SectionRole = Literal["cover", "environment"]
+
+
 class Section(_Frozen):
     id: str
+    # cover: the template's first sheet (title, deadline, instructions, what is left to answer) and its
+    # items; environment: the sections whose items the outputs summarise as 環境・体制. Exactly one cover.
+    role: SectionRole | None = None
     sheet: str
     title: str
     intro: str = ""
@@ -214,6 +234,10 @@ class KpiTable(_Frozen):
     national_label: str
     source_note: str = ""
     own_target_types: tuple[str, ...] = ()
+    # Where the schools that set their own targets are reported: the heading (report, board pack) and
+    # the board pack's sheet; both needed when own_target_types names a school type.
+    own_target_title: str = ""
+    own_target_sheet: str = ""
     kpis: tuple[Kpi, ...]
 
 
@@ -229,6 +253,28 @@ class Check(_Frozen):
     min: float | None = None
     severity: Literal["error", "query"]
     applies_to: tuple[str, ...] | None = None
+
+
+class Ratio(_Frozen):
+    """A figure derived from counts, over the schools that gave every count the ratios use:
+    (Σnumerator − Σnumerator_less) ÷ (Σdenominator − Σdenominator_less), rounded half-up to `places`;
+    a percentage (×100) when the unit is %."""
+    id: str
+    label: str
+    numerator: str
+    numerator_less: str | None = None
+    denominator: str
+    denominator_less: str | None = None
+    places: int = 2
+    unit: str = ""
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        return tuple(i for i in (self.numerator, self.numerator_less, self.denominator, self.denominator_less) if i)
+
+    @property
+    def percent(self) -> bool:
+        return self.unit == "%"
 
 
 class ChangeQuery(_Frozen):
@@ -249,6 +295,11 @@ class Definition(_Frozen):
     sections: tuple[Section, ...]
     kpi_table: KpiTable
     checks: tuple[Check, ...] = ()
+    # Figures derived from counts (e.g. pupils per working device), the heading above them and the note
+    # printed under them.
+    ratios: tuple[Ratio, ...] = ()
+    ratio_title: str = ""
+    ratio_note: str = ""
     change_query: ChangeQuery = ChangeQuery()
     # Where it was loaded from, for messages; set by load_definition.
     source: str = ""
@@ -285,6 +336,43 @@ class Definition(_Frozen):
     @cached_property
     def matrix(self) -> Matrix | None:
         return next((s.matrix for s in self.sections if s.matrix), None)
+
+    @cached_property
+    def cover(self) -> Section:
+        """The section with the cover role (check_definition makes sure there is exactly one)."""
+        return next(s for s in self.sections if s.role == "cover")
+
+    def sheet_of(self, item: Item) -> str:
+        return self.section(item.section).sheet
+
+    @cached_property
+    def school_code_item(self) -> Item | None:
+        """The item prefilled with the school's code (CONTRACT.md names it school_code)."""
+        return next((i for i in self.items if i.prefill == "school_code"), None)
+
+    @cached_property
+    def explanation_item(self) -> Item | None:
+        """The item where a school explains its queries (the first marked explains_queries), if any."""
+        return next((i for i in self.items if i.explains_queries), None)
+
+    def explanation_place(self) -> str:
+        """Where a school explains a query, as the hints that send it there say it: the sheet and name of
+        the explanation item (備考シートの「確認事項への説明」), or the reply mail when there is none."""
+        item = self.explanation_item
+        if item is None:
+            return text("explain.nowhere")
+        return text("explain.in", sheet=self.sheet_of(item), label=ja.label_name(item.label))
+
+    def count_name(self, item_id: str) -> str:
+        """What an item's label calls it, for messages about its value (教員数 for 「教員数（人）」)."""
+        item = self.by_id.get(item_id)
+        return ja.label_name(item.label) if item is not None else item_id
+
+    @cached_property
+    def environment_items(self) -> tuple[Item, ...]:
+        """The items of the sections with the environment role, in sheet order."""
+        ids = {s.id for s in self.sections if s.role == "environment"}
+        return tuple(i for i in self.items if i.section in ids)
 
     @cached_property
     def digest(self) -> str:
@@ -554,13 +642,19 @@ class _Checker:
                 self.add(loc + ("range_name",), "definition.range-name-invalid", range_name=cl.range_name)
 
     def sections(self) -> None:
+        covers = [si for si, section in enumerate(self.d.sections) if section.role == "cover"]
+        if not covers:
+            self.add(("sections",), "definition.cover-missing")
+        for si in covers[1:]:
+            self.add(("sections", si, "role"), "definition.cover-repeated", sheet=self.d.sections[si].sheet,
+                     first=self.d.sections[covers[0]].sheet)
         seen_sheets: set[str] = set()
         for si, section in enumerate(self.d.sections):
             sloc = ("sections", si)
             if section.sheet in seen_sheets:
                 self.add(sloc + ("sheet",), "definition.sheet-repeated", sheet=section.sheet)
             seen_sheets.add(section.sheet)
-            if len(section.sheet) > 31 or re.search(r"[\[\]:*?/\\]", section.sheet):
+            if not sheet_name_ok(section.sheet):
                 self.add(sloc + ("sheet",), "definition.sheet-invalid", sheet=section.sheet)
             locs = [(sloc + ("items", ii), item) for ii, item in enumerate(section.items)]
             if section.matrix:
@@ -636,6 +730,13 @@ class _Checker:
                 if bad:
                     add(("kpi_table", "meeting"), "definition.meeting-choices-unknown", choices=ja.listing(bad),
                         item=kpi.item, value=bad[0], among=d.choices_of(d.by_id[kpi.item]))
+        if kt.own_target_types:
+            missing = [f for f in ("own_target_title", "own_target_sheet") if not getattr(kt, f)]
+            if missing:
+                add(("kpi_table", missing[0]), "definition.own-target-names-missing")
+            elif not sheet_name_ok(kt.own_target_sheet):
+                add(("kpi_table", "own_target_sheet"), "definition.sheet-invalid", sheet=kt.own_target_sheet)
+        self.ratios(ids, all_ids)
         for ci, check in enumerate(d.checks):
             for field in ("item", "other"):
                 ref = getattr(check, field)
@@ -650,3 +751,24 @@ class _Checker:
             if m is not None and m.sum_equals and m.sum_equals not in ids:
                 add(("sections", si, "matrix", "sum_equals"), "definition.sum-equals-unknown", item=m.sum_equals,
                     value=m.sum_equals, among=all_ids)
+
+    def ratios(self, ids: set[str], all_ids: list[str]) -> None:
+        """Derived figures divide counts the definition has, each named once."""
+        d, add = self.d, self.add
+        seen: set[str] = set()
+        for ri, ratio in enumerate(d.ratios):
+            rloc = ("ratios", ri)
+            if ratio.id in seen:
+                add(rloc + ("id",), "definition.ratio-id-repeated", id=ratio.id)
+            seen.add(ratio.id)
+            for field in ("numerator", "numerator_less", "denominator", "denominator_less"):
+                ref = getattr(ratio, field)
+                if ref is None:
+                    continue
+                if ref not in ids:
+                    add(rloc + (field,), "definition.ratio-item-unknown", ratio=ratio.id, item=ref, value=ref,
+                        among=all_ids)
+                elif d.by_id[ref].type != "integer":
+                    add(rloc + (field,), "definition.ratio-item-not-integer", ratio=ratio.id, item=ref)
+            if not 0 <= ratio.places <= 4:
+                add(rloc + ("places",), "definition.ratio-places", ratio=ratio.id)

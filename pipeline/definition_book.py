@@ -10,7 +10,7 @@
 Layout. One sheet per part of the definition (SHEETS below). A sheet holds blocks; a block is either a
 table (a heading row, a grey 記入例 row, then one row per entry) or settings (項目 | 値 | 補足 | 記入のしかた,
 one row per setting). A sheet with one block starts with its heading row (frozen); a sheet with several
-(場面別KPI, 指導力) marks each by a title such as 【段階】 alone in column A, its heading row below.
+(場面別KPI, 指導力, 算出値) marks each by a title such as 【段階】 alone in column A, its heading row below.
 Columns and settings are found by their headings after NFKC with spaces removed, so their order is free,
 and a new field of the definition is one more Field in a block below: the workbook's structure stays.
 
@@ -129,6 +129,7 @@ SETTINGS = Block("settings", (
     Field("settings.plan-title", ("survey", "plan_title")),
     Field("settings.deadline", ("survey", "deadline"), "date"),
     Field("settings.reference-date", ("survey", "reference_date"), "date"),
+    Field("settings.organisation", ("survey", "organisation")),
     Field("settings.office", ("survey", "contact", "office")),
     Field("settings.person", ("survey", "contact", "person")),
     Field("settings.phone", ("survey", "contact", "phone")),
@@ -145,6 +146,7 @@ SECTIONS = Block("sections", (
     Field("sections.title", ("title",), required=True, width=30),
     Field("sections.intro", ("intro",), width=70),
     Field("sections.plan-ref", ("plan_ref",), width=12, pick="plan"),
+    _word("sections.role", ("role",), "role", width=10),
 ))
 
 ITEMS = Block("items", (
@@ -191,6 +193,8 @@ KPI_SETTINGS = Block("kpi-settings", (
     Field("kpi.national-label", ("national_label",)),
     Field("kpi.source-note", ("source_note",)),
     Field("kpi.own-target-types", ("own_target_types",), "list"),
+    Field("kpi.own-target-title", ("own_target_title",)),
+    Field("kpi.own-target-sheet", ("own_target_sheet",)),
 ), settings=True)
 KPI_SCENES = Block("kpi-scenes", (
     Field("kpi.id", ("id",), required=True, width=14),
@@ -213,6 +217,8 @@ MATRIX_SETTINGS = Block("matrix-settings", (
     Field("matrix.sum-equals", ("sum_equals",)),
     Field("matrix.min", ("min",), "int"),
     Field("matrix.max", ("max",), "int"),
+    Field("matrix.name", ("name",)),
+    Field("matrix.national-label", ("national_label",)),
     Field("matrix.national-source", ("national_source",)),
 ), settings=True)
 MATRIX_COLUMNS = Block("matrix-columns", (
@@ -223,7 +229,7 @@ MATRIX_COLUMNS = Block("matrix-columns", (
 MATRIX_CATEGORIES = Block("matrix-categories", (
     Field("matrix-cat.key", required=True, width=10),
     Field("matrix-cat.title", ("title",), required=True, width=56),
-    Field("matrix-cat.national", ("national_r6",), "number", width=10),
+    Field("matrix-cat.national", ("national",), "number", width=10),
 ))
 MATRIX_ROWS = Block("matrix-rows", (
     Field("matrix-row.key", ("key",), required=True, width=10),
@@ -243,6 +249,21 @@ CHECKS = Block("checks", (
     Field("checks.applies-to", ("applies_to",), "list", width=30, pick="school_types"),
 ))
 
+RATIO_SETTINGS = Block("ratio-settings", (
+    Field("ratios.title", ("ratio_title",)),
+    Field("ratios.note", ("ratio_note",)),
+), settings=True)
+RATIOS = Block("ratios", (
+    Field("ratios.id", ("id",), required=True, width=20),
+    Field("ratios.label", ("label",), required=True, width=36),
+    Field("ratios.numerator", ("numerator",), required=True, width=16, pick="items"),
+    Field("ratios.numerator-less", ("numerator_less",), width=16, pick="items"),
+    Field("ratios.denominator", ("denominator",), required=True, width=16, pick="items"),
+    Field("ratios.denominator-less", ("denominator_less",), width=16, pick="items"),
+    Field("ratios.places", ("places",), "int", width=8),
+    Field("ratios.unit", ("unit",), width=6),
+))
+
 CHANGE = Block("change", (
     Field("change.min-abs", ("min_abs",), "int"),
     Field("change.min-rel", ("min_rel",), "number"),
@@ -257,6 +278,7 @@ SHEETS = (
     Sheet("kpi", (KPI_SETTINGS, KPI_SCENES, KPI_VALUES)),
     Sheet("matrix", (MATRIX_SETTINGS, MATRIX_COLUMNS, MATRIX_CATEGORIES, MATRIX_ROWS), required=False),
     Sheet("checks", (CHECKS,), required=False),
+    Sheet("ratios", (RATIO_SETTINGS, RATIOS), required=False),
     Sheet("plan", (PLAN,)),
     Sheet("change", (CHANGE,), required=False, landscape=False),
 )
@@ -264,7 +286,9 @@ SHEET_OF_BLOCK = {b.name: s for s in SHEETS for b in s.blocks}
 # The sheet a top-level key of the definition's data is written on (for mistakes placed nowhere finer).
 SHEET_OF_KEY = {"survey": "settings", "school_types": "settings", "wards": "settings", "flags": "settings",
                 "sections": "sections", "choice_lists": "choices", "policies": "plan", "actions": "plan",
-                "kpi_table": "kpi", "checks": "checks", "change_query": "change"}
+                "kpi_table": "kpi", "checks": "checks", "ratios": "ratios", "ratio_title": "ratios",
+                "ratio_note": "ratios",
+                "change_query": "change"}
 
 
 # ------------------------------------------------------------------ words and values
@@ -760,6 +784,9 @@ class _Reader:
         self._matrix()
         if "checks" in self.present:
             self.data["checks"] = [self.entry(r, CHECKS.fields, ("checks", n)) for n, r in enumerate(self.rows["checks"])]
+        if "ratios" in self.present:
+            self.data.update(self.settings(RATIO_SETTINGS, ()))
+            self.data["ratios"] = [self.entry(r, RATIOS.fields, ("ratios", n)) for n, r in enumerate(self.rows["ratios"])]
         if "change" in self.present:
             self.data["change_query"] = self.settings(CHANGE, ("change_query",))
 
@@ -1074,6 +1101,7 @@ class _Writer:
 
     def _settings(self, block: Block) -> list[tuple[Field, Any, Any]]:
         base = {"settings": self.d, "kpi-settings": self.d.kpi_table, "change": self.d.change_query,
+                "ratio-settings": self.d,
                 "matrix-settings": self.matrix_sections[0].matrix if self.matrix_sections else None}[block.name]
         out = []
         for f in block.fields:
@@ -1105,7 +1133,7 @@ class _Writer:
             return [{**_fields(block, c), "matrix-col.positive": c.key in m.positive} for c in m.columns] if m else []
         if block.name == "matrix-categories":
             return [{"matrix-cat.key": k, **_fields(block, c)} for k, c in m.categories.items()] if m else []
-        objects = {"sections": d.sections, "kpi-scenes": d.kpi_table.kpis, "checks": d.checks,
+        objects = {"sections": d.sections, "kpi-scenes": d.kpi_table.kpis, "checks": d.checks, "ratios": d.ratios,
                    "matrix-rows": m.rows if m else ()}[block.name]
         return [_fields(block, o) for o in objects]
 

@@ -106,6 +106,11 @@ def row_height(cells: Iterable[tuple[str, Sequence[float], float, bool]], minimu
     return need
 
 
+def _excel_text(value: str) -> str:
+    """A text as an Excel string literal: 合計が"x"と違います -> "合計が""x""と違います"."""
+    return '"' + value.replace('"', '""') + '"'
+
+
 def _formula_text(key: str, /, **cells: str) -> str:
     """A catalogue text as an Excel string expression, its {fields} taken from cells:
     ("template.cover.unanswered", count="D24") -> "未回答があと "&D24&" 件あります。" (a `"` is doubled)."""
@@ -242,8 +247,8 @@ class _Builder:
             # A warning is marked 確認 here, like a query.
             comment = "\n".join(text("template.comment.line", message=m.message,
                                       severity=SEVERITY["error" if m.severity == "error" else "query"]) for m in marks)
-            ws.write_comment(row, col, comment, {"author": text("template.comment.author"), "x_scale": 3, "y_scale": 2.5,
-                                                 "font_name": "Meiryo UI"})
+            author = self.d.survey.organisation or self.d.survey.contact.office
+            ws.write_comment(row, col, comment, {"author": author, "x_scale": 3, "y_scale": 2.5, "font_name": "Meiryo UI"})
 
     def _prefill(self, item: Item) -> str:
         """The school's own fact written into a locked cell (code, name, type, ward)."""
@@ -338,8 +343,11 @@ class _Builder:
         sheet = section.sheet
         row = 5
         teachers_cell = f"q_{m.sum_equals}" if m.sum_equals else None
+        # What the rows add up to, as the definition calls it (教員数), and where the school enters it.
+        count_name = self.d.count_name(m.sum_equals) if m.sum_equals else ""
         if teachers_cell and m.sum_equals in self.item_ids:
-            ws.write_string(row, 2, text("template.matrix.teachers"), self.f_label)
+            entered_on = self.d.sheet_of(self.d.item(m.sum_equals))
+            ws.write_string(row, 2, text("template.matrix.teachers", name=count_name, sheet=entered_on), self.f_label)
             teachers = self.answers.get(m.sum_equals)
             not_entered = _formula_text("template.matrix.not-entered")
             ws.write_formula(row, 3, f"=IF({teachers_cell}=\"\",{not_entered},{teachers_cell})", self.f_count,
@@ -362,7 +370,7 @@ class _Builder:
         first_row = row
         refs, empty = [], 0
         check_ok = _formula_text("template.matrix.check-ok")
-        check_mismatch = _formula_text("template.matrix.check-mismatch")
+        check_mismatch = _excel_text(text("template.matrix.check-mismatch", name=count_name))
         category = None
         for mrow in m.rows:
             if mrow.category != category:
@@ -390,7 +398,7 @@ class _Builder:
                 ws.write_formula(row, total_col + 1,
                                  f"=IF(COUNT({rng})=0,\"\",IF({xl_rowcol_to_cell(row, total_col)}={teachers_cell},"
                                  f"{check_ok},{check_mismatch}))",
-                                 self.f_check, self._check_value(numeric, self.answers.get(m.sum_equals)))
+                                 self.f_check, self._check_value(numeric, self.answers.get(m.sum_equals), count_name))
             row += 1
         if teachers_cell:
             # Red and bold only where the check points at a mistake (the cell says so).
@@ -400,18 +408,19 @@ class _Builder:
         return sheet, refs, empty
 
     @staticmethod
-    def _check_value(numbers: list, teachers) -> str:
+    def _check_value(numbers: list, teachers, count_name: str) -> str:
         """What the row check shows for these answers, as Excel computes it (the value cached in the file)."""
         if not numbers:
             return ""
         expected = teachers if isinstance(teachers, (int, float)) else 0
-        return text("template.matrix.check-ok") if sum(numbers) == expected else text("template.matrix.check-mismatch")
+        if sum(numbers) == expected:
+            return text("template.matrix.check-ok")
+        return text("template.matrix.check-mismatch", name=count_name)
 
     # cover -----------------------------------------------------------------
     def _cover(self, status_rows: list[tuple[str, list[str], int]]):
         s = self.d.survey
-        section = self.d.sections[0]
-        ws = self.wb.get_worksheet_by_name(section.sheet)
+        ws = self.wb.get_worksheet_by_name(self.d.cover.sheet)
         ws.write_string(KEY_ROW, ANSWER_COL, ANSWER_KEY, self.f_key)
         suffix = text("template.cover.return-suffix") if self.kind == KIND_RETURN else ""
         ws.write_string(1, 1, f"{s.fiscal_year_label} {s.title}{suffix}", self.f_title)
@@ -518,8 +527,9 @@ class _Builder:
         ws.set_header(f"&R&9{header_text(self.school.name)}")
         ws.set_footer("&C&9&P / &N")
         ws.write_string(0, 0, text("template.notes.title", name=self.school.name, count=len(self.notes)), self.f_title)
-        ws.merge_range(1, 0, 1, 4, text("template.notes.instruction"), self.f_text)
-        self._fit(ws, 1, [(text("template.notes.instruction"), 0, 4, FONT_SIZE, False)])
+        instruction = text("template.notes.instruction", explain_in=self.d.explanation_place())
+        ws.merge_range(1, 0, 1, 4, instruction, self.f_text)
+        self._fit(ws, 1, [(instruction, 0, 4, FONT_SIZE, False)])
         heads = (text("template.notes.head.number"), text("template.head.sheet"), text("template.notes.head.cell"),
                  text("template.notes.head.severity"), text("template.notes.head.message"))
         for c, h in enumerate(heads):
@@ -566,12 +576,12 @@ class _Builder:
     def build(self) -> bytes:
         if self.kind == KIND_RETURN:
             self._notes_sheet()
-        cover_section = self.d.sections[0]
+        cover_section = self.d.cover
         cover_ws = self._sheet(cover_section.sheet, [(1, 14), (2, 40), (3, self._answer_width(cover_section, 26)),
                                                      (4, 36)], cover=True)
         status_rows = []
-        for section in self.d.sections[1:]:
-            if any(i.section == section.id for i in self.items):
+        for section in self.d.sections:
+            if section.id != cover_section.id and any(i.section == section.id for i in self.items):
                 status_rows.append(self._section_sheet(section))
         # The cover's own items come after its status block, whose size depends only on the sheets.
         rows_needed = len(self.d.survey.instructions) + len(status_rows) + 15
@@ -585,7 +595,7 @@ class _Builder:
             "title": f"{self.d.survey.fiscal_year_label} {self.d.survey.title}",
             "subject": self.school.name,
             "author": self.d.survey.contact.office,
-            "company": text("template.company"),
+            "company": self.d.survey.organisation,
             "created": self.generated_at.astimezone(dt.timezone.utc).replace(tzinfo=None),
             "comments": f"{self.d.survey.id} {self.d.survey.template_version}",
         })

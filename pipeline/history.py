@@ -6,8 +6,10 @@ a consolidate run writes outside its run folder (CONTRACT.md, 'Outputs of consol
 What: each recorded run's scored results (KPI rows, action / checklist / coverage / environment
 figures) and its per-school answers, keyed by fiscal year and a content hash of the accepted
 answers. Recording the same inbox again (same answers) adds nothing: it only notes the newer run id.
-A year's figures are those of its most recently recorded content. The plan's R6 現状 (the survey
-definition's KPI baselines) seeds the year before the survey year, unless a real run exists for it.
+A year's figures are those of its most recently recorded content. The plan's baseline (the survey
+definition's KPI baselines, e.g. R6現状) seeds the year before the survey year, unless a real run exists
+for it; the name the definition gave that baseline is kept with it (meta `plan_label:<year>`), so a later
+year's report still calls the seeded year by its own plan's name.
 
     record_run(path, definition, run_id, scores, responses) -> None     one transaction
     load_history(path, definition) -> History                           read only; no file is created
@@ -40,7 +42,8 @@ if TYPE_CHECKING:  # only the record's fields are read
     from .score import Scores
 
 SCHEMA_VERSION = "1"
-PLAN_SEED = "plan-baseline"  # content_hash of the rows seeded from the plan's R6 現状
+PLAN_SEED = "plan-baseline"  # content_hash of the rows seeded from the plan's baseline
+PLAN_LABEL = "plan_label:{year}"  # meta key: the baseline's name in the definition that seeded that year
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,7 +89,7 @@ CREATE TABLE IF NOT EXISTS answers (
 class History:
     path: str
     fiscal_year: int  # the survey year the history was loaded for
-    trend: pd.DataFrame  # fiscal_year, kpi_id, school_type, respondents, meeting, rate, source, run_id
+    trend: pd.DataFrame  # fiscal_year, kpi_id, school_type, respondents, meeting, rate, source, run_id, plan_label
     runs: pd.DataFrame  # every stored run (plan seeds included)
     previous_year: int | None = None  # the year previous_answers come from (None: no real run that year)
     previous_answers: dict = field(default_factory=dict)  # school_code -> {item_id: value as str}
@@ -232,12 +235,15 @@ def _write_rows(path: str | Path, definition: Definition, run_id: str, scores: S
 
 
 def _seed_plan(con: sqlite3.Connection, d: Definition, now: str) -> None:
-    """The plan's R6 現状 as the year before the survey year, once, and only where no real run exists."""
+    """The plan's baseline as the year before the survey year, once, and only where no real run exists;
+    with the name the definition gives it."""
     fy = d.survey.fiscal_year - 1
     if con.execute("SELECT 1 FROM runs WHERE fiscal_year = ?", (fy,)).fetchone():
         return
     con.execute("INSERT INTO runs VALUES (?, ?, 'plan', ?, 'plan', 'plan', ?, ?, 0, 0)",
                 (fy, PLAN_SEED, d.survey.id, now, now))
+    con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (PLAN_LABEL.format(year=fy), d.kpi_table.baseline_label))
     con.executemany("INSERT INTO kpi_results VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, '')",
                     [(fy, PLAN_SEED, k.id, t, float(v.baseline), float(v.baseline), None, None)
                      for k in d.kpi_table.kpis for t, v in k.values.items()])
@@ -259,7 +265,8 @@ def _result_rows(s: Scores):
 # ---------------------------------------------------------------- reading
 
 
-_TREND_COLUMNS = ["fiscal_year", "kpi_id", "school_type", "respondents", "meeting", "rate", "source", "run_id"]
+_TREND_COLUMNS = ["fiscal_year", "kpi_id", "school_type", "respondents", "meeting", "rate", "source", "run_id",
+                  "plan_label"]
 
 
 def load_history(path: str | Path, definition: Definition) -> History:
@@ -269,7 +276,8 @@ def load_history(path: str | Path, definition: Definition) -> History:
     fy = definition.survey.fiscal_year
     seed = pd.DataFrame(
         [{"fiscal_year": fy - 1, "kpi_id": k.id, "school_type": t, "respondents": None, "meeting": None,
-          "rate": float(v.baseline), "source": "plan", "run_id": "plan"}
+          "rate": float(v.baseline), "source": "plan", "run_id": "plan",
+          "plan_label": definition.kpi_table.baseline_label}
          for k in definition.kpi_table.kpis for t, v in k.values.items()], columns=_TREND_COLUMNS)
     if not path.exists():
         return History(path=str(path), fiscal_year=fy, trend=seed, runs=pd.DataFrame())
@@ -286,6 +294,9 @@ def load_history(path: str | Path, definition: Definition) -> History:
         keep = set(chosen.items())
         trend = trend[[(int(y), h) in keep for y, h in zip(trend["fiscal_year"], trend["content_hash"])]]
         trend = trend.drop(columns="content_hash")
+        labels = dict(con.execute("SELECT key, value FROM meta WHERE key LIKE 'plan_label:%'").fetchall())
+        trend["plan_label"] = [labels.get(PLAN_LABEL.format(year=int(y)), "") if src == "plan" else ""
+                               for y, src in zip(trend["fiscal_year"], trend["source"])]
         if not (trend["fiscal_year"] == fy - 1).any():
             trend = pd.concat([trend, seed], ignore_index=True) if not trend.empty else seed
         previous, prev_year = {}, None
@@ -323,7 +334,8 @@ def change_queries(definition: Definition, history: History, responses: pd.DataF
         return []
     kpi_items = {k.item for k in definition.kpi_table.kpis}
     # The school's own explanation (the item that explains queries) travels with each query.
-    explains = {i.id for i in definition.items if i.explains_queries}
+    explains = {definition.explanation_item.id} if definition.explanation_item else set()
+    explain_in = definition.explanation_place()
     explanation = {str(c): str(v) for c, i, v in zip(responses["school_code"], responses["item_id"], responses["value"])
                    if i in explains and v is not None and v == v and str(v).strip()}
     out = []
@@ -342,7 +354,7 @@ def change_queries(definition: Definition, history: History, responses: pd.DataF
             continue
         out.append(problem("change-from-last-year", file=file, school_code=code, sheet=sheet, cell=cell,
                            item_id=item_id, value=now, label=item.label, previous=before,
-                           explanation=explanation.get(code, "")))
+                           explanation=explanation.get(code, ""), explain_in=explain_in))
     return out
 
 

@@ -1311,7 +1311,7 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
         cells = _locate_cells(wb, sheet_names, names, definition)
         if not cells:
             raise _Reject("not-our-survey", detail=text("detail.no-meta-no-answers"))
-        cover = _cover_code(cells)
+        cover = _cover_code(definition, cells)
         base["school_code"] = cover if cover in schools else ""
         raise _Reject("outdated-template", detail=text("detail.no-meta"))
 
@@ -1335,17 +1335,19 @@ def _identify(rel: str, wb, names: dict[str, tuple[str, str, int, int]], base: d
         raise _Reject("unknown-school", value=code)
     expected = _expected_ids(definition, school)
     cells = _locate_cells(wb, sheet_names, names, definition, expected)
-    cover_code = _cover_code(cells)
+    cover_code = _cover_code(definition, cells)
     if cover_code != code:
         raise _Reject("school-mismatch", meta=code, cover=cover_code or text("detail.blank"))
-    if not any(c.item_id != "school_code" for c in cells):
+    code_item = definition.school_code_item
+    if not any(code_item is None or c.item_id != code_item.id for c in cells):
         raise _Reject("not-our-survey", detail=text("detail.no-answer-cells"))
     return FileRead(**{**base, "school_code": code, "cells": tuple(cells)}, status="read", reason_key="", problems=())
 
 
-def _cover_code(cells: list[Cell]) -> str:
-    """The school code on the cover, "" if there is none."""
-    cover = next((c for c in cells if c.item_id == "school_code"), None)
+def _cover_code(definition: Definition, cells: list[Cell]) -> str:
+    """The school code on the cover (the definition's item prefilled with it), "" if there is none."""
+    item = definition.school_code_item
+    cover = next((c for c in cells if item is not None and c.item_id == item.id), None)
     return _to_str(cover.raw) if cover else ""
 
 

@@ -182,6 +182,19 @@ def pt(x) -> str:
     return "±0.0pt"
 
 
+def share_words(share) -> str:
+    """A share as a rule says it: 0.8 -> 8割, 0.75 -> 7割5分, 0.05 -> 5分; any other share as a percent
+    (0.333 -> 33.3%). How the 暫定 rule's threshold is written wherever it is explained."""
+    d = Decimal(str(share))
+    hundredths = d * 100
+    if hundredths != hundredths.to_integral_value():
+        return pct(hundredths)
+    tenths, rest = divmod(int(hundredths), 10)
+    if not rest:
+        return f"{tenths}割"
+    return (f"{tenths}割" if tenths else "") + f"{rest}分"
+
+
 def count(n) -> str:
     """A whole number with thousands separators: 1,115."""
     return DASH if isnull(n) else f"{int(n):,}"
@@ -232,6 +245,15 @@ def safe_filename(stem: str, suffix: str = "", limit: int = 120) -> str:
 
 
 # ---------------------------------------------------------------- lists and suggestions
+
+_TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+
+
+def label_name(label: str) -> str:
+    """What an item's label calls it, without the note in brackets at its end: 「教員数（人）」 -> 「教員数」,
+    「確認事項への説明（例 …）」 -> 「確認事項への説明」 (a label that is all note stays as it is)."""
+    return _TRAILING_NOTE.sub("", label) or label
+
 
 def listing(items) -> str:
     """「半角数字・単位なし」: items of a short list joined the Japanese way."""

@@ -9,6 +9,10 @@ schools already mailed for the same distribution are skipped.
 
 Schools that cannot be mailed (no address, no file, a name or address that would break the mail
 headers) are listed on stdout and in 送信一覧.csv, never dropped silently.
+
+`cycle` answers each newly collected file with the same pieces: the return mail, or a receipt
+(receipt.txt.j2), in the thread of the school's mail (In-Reply-To), sent by send_jobs with a record of
+its own or written as drafts by write_folder.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ from .catalogue.problems import PROBLEMS
 from .digest import sha256 as _sha256
 from .errors import UsageError
 from .ja import enumeration, era_date, listing, safe_filename
+from .journal import Journal
 
 TEMPLATE_DIR = Path(__file__).with_name("mail_templates")
 LOG_NAME = "mail-send-log.csv"
@@ -214,6 +219,11 @@ class Job:
     note: str = ""
     message_id: str = ""
     raw: bytes = b""
+    # A reply to a school's own mail (pipeline.cycle): the file it sent as it named it, when it arrived
+    # (written out), and that mail's Message-ID; empty for the mail verbs.
+    received_file: str = ""
+    received_at: str = ""
+    in_reply_to: str = ""
 
     @property
     def where(self) -> str:
@@ -249,7 +259,7 @@ def _screen(job: Job, address: str) -> None:
         job.addresses = (address,)
 
 
-def _job_for_school(school) -> Job:
+def job_for_school(school) -> Job:
     job = Job(code=school.code, name=school.name, school=school)
     _screen(job, school.email or "")
     return job
@@ -284,7 +294,7 @@ def plan_distribute(definition, roster, templates: Path) -> list[Job]:
     files = _files_by_code(templates)
     jobs = []
     for school in roster.schools:
-        job = _job_for_school(school)
+        job = job_for_school(school)
         if job.status == "pending":
             _attach(job, files, templates, text("mail.kind.template"))
             job.detail = _sha256(job.data)
@@ -322,7 +332,7 @@ def plan_remind(definition, roster, run: Path) -> list[Job]:
             continue
         code = r["school_code"].strip()
         if code in by_code:
-            job = _job_for_school(by_code[code])
+            job = job_for_school(by_code[code])
         else:
             job = Job(code=code, name=r.get("school_name", ""))
             job.skip("not_in_roster", text("mail.not-in-roster"))
@@ -376,7 +386,7 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
     jobs = []
     for code in codes:
         if code in by_code:
-            job = _job_for_school(by_code[code])
+            job = job_for_school(by_code[code])
         else:
             job = Job(code=code, name=names.get(code, ""))
             job.skip("not_in_roster", text("mail.not-in-roster"))
@@ -389,6 +399,22 @@ def plan_return(definition, roster, run: Path, notes: list[str]) -> list[Job]:
             job.detail = f"{run.name}:{_sha256(job.data)}"
         jobs.append(job)
     return jobs
+
+
+def plan_return_for_file(definition, school, run: Path, file: str, now: dt.datetime) -> Job:
+    """The 差戻し of a file whose workbook names no school (it could not be opened), for the school whose
+    address sent it (pipeline.cycle): the file's errors, and the school's own template with them listed,
+    made here since consolidation makes 差戻し workbooks only for the files it could attribute."""
+    from .generate import Note, build_template
+
+    problems = _read_csv(run / "problems.csv", {"file", "sheet", "cell", "severity", "message"})
+    job = job_for_school(school)
+    job.errors = [{**p, "place": _place(p)} for p in problems if p["file"] == file and p["severity"] == "error"]
+    if job.status == "pending":
+        notes = [Note(p.get("item_id", ""), p["sheet"], p["cell"], p["severity"], p["message"]) for p in job.errors]
+        made = build_template(definition, school, generated_at=now, notes=notes)
+        job.attachment, job.data = Path(made.filename), made.content
+    return job
 
 
 # ------------------------------------------------------------------ composing messages
@@ -459,8 +485,11 @@ def _context(definition, job: Job, today: dt.date, as_of: dt.date) -> dict:
         "queries": job.queries[:MAX_LISTED],
         "queries_more": max(0, len(job.queries) - MAX_LISTED),
         "query_total": len(job.queries),
+        "explain_in": definition.explanation_place(),  # where the school explains a query (the definition's item)
         # A file refused as a whole (no cell named): the 差戻し attachment is a fresh template, not the answers.
         "fresh_template": bool(job.errors) and all(not p.get("cell") for p in job.errors),
+        "received_file": job.received_file,
+        "received_at": job.received_at,
     }
 
 
@@ -475,6 +504,10 @@ def compose(verb: str, definition, job: Job, mcfg: MailConfig, now: dt.datetime,
         msg["Reply-To"] = mcfg.reply_to
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(idstring=verb, domain=mcfg.sender.rsplit("@", 1)[1])
+    if job.in_reply_to:
+        # The school's mail program shows the reply in the thread of the mail it answers.
+        msg["In-Reply-To"] = job.in_reply_to
+        msg["References"] = job.in_reply_to
     if draft:
         # Outlook opens such an .eml as an unsent message with a Send button.
         msg["X-Unsent"] = "1"
@@ -489,66 +522,27 @@ def compose(verb: str, definition, job: Job, mcfg: MailConfig, now: dt.datetime,
 # ------------------------------------------------------------------ send log
 
 
-class SendLog:
-    """Append-only CSV of successful sends; each line is on disk before the next send starts."""
+class SendLog(Journal):
+    """Append-only CSV of successful sends (columns `fields`, the send log's by default); each line is
+    on disk before the next send starts."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._f: TextIO | None = None
+    def __init__(self, path: Path, fields: list[str] = LOG_FIELDS):
+        super().__init__(path, fields, "mail.log-busy")
 
     def load(self) -> dict[tuple, str]:
         """Key (verb, survey id, fiscal year, school code, detail) -> when it was sent."""
-        sent: dict[tuple, str] = {}
-        if not self.path.exists():
-            return sent
-        with self.path.open(encoding="utf-8-sig", newline="") as f:
-            for row in csv.DictReader(f):
-                # A line torn by a crash lacks fields: ignore it rather than fail the resume.
-                if any(row.get(k) is None for k in LOG_FIELDS):
-                    continue
-                sent[tuple(row[k] for k in LOG_FIELDS[1:6])] = row["sent_at"]
-        return sent
-
-    def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if not new:
-            with self.path.open("rb") as f:
-                f.seek(-1, os.SEEK_END)
-                torn = f.read(1) != b"\n"
-        self._f = self.path.open("a", encoding="utf-8", newline="")
-        try:
-            import fcntl
-            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # Windows: no advisory lock; one operator at a time is the norm there.
-            pass
-        except OSError:
-            self._f.close()
-            self._f = None
-            raise UsageError(text("mail.log-busy", path=self.path)) from None
-        if new:
-            self._f.write("\ufeff" + ",".join(LOG_FIELDS) + "\r\n")
-        elif torn:
-            self._f.write("\r\n")
-        self._sync()
-
-    def append(self, values: dict[str, str]) -> None:
-        assert self._f is not None
-        csv.writer(self._f).writerow([values[k] for k in LOG_FIELDS])
-        self._sync()
-
-    def _sync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        return {tuple(row[k] for k in LOG_FIELDS[1:6]): row["sent_at"] for row in self.rows()}
 
 
 def _log_key(verb: str, definition, job: Job) -> tuple:
     return (verb, definition.survey.id, str(definition.survey.fiscal_year), job.code, job.detail)
+
+
+def _log_entry(verb: str, definition, job: Job) -> dict[str, str]:
+    return {"sent_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "verb": verb,
+            "survey_id": definition.survey.id, "fiscal_year": str(definition.survey.fiscal_year),
+            "school_code": job.code, "detail": job.detail, "address": "; ".join(job.addresses),
+            "message_id": job.message_id}
 
 
 # ------------------------------------------------------------------ SMTP
@@ -558,11 +552,13 @@ class _Abort(Exception):
     """The connection is gone: stop sending; the rest stays for the next run."""
 
 
-def _smtp_target(mcfg: MailConfig, opts: Options) -> tuple[str, int, str | None]:
-    host = opts.smtp_host or mcfg.host
+def smtp_target(mcfg: MailConfig, smtp_host: str | None, smtp_port: int | None) -> tuple[str, int, str | None]:
+    """(host, port, password) to send through: the options given, else config/mail.yaml's; UsageError when
+    no server is named or the password is missing from the environment."""
+    host = smtp_host or mcfg.host
     if not host:
         raise UsageError(text("mail.smtp.no-host", config=config.MAIL_CONFIG))
-    port = opts.smtp_port or mcfg.port or (587 if mcfg.starttls else 25)
+    port = smtp_port or mcfg.port or (587 if mcfg.starttls else 25)
     password = None
     if mcfg.user:
         password = os.environ.get(mcfg.password_env)
@@ -624,9 +620,10 @@ def _send_one(smtp: smtplib.SMTP, sender: str, job: Job) -> None:
         job.note = text("mail.note.some-refused", addresses=enumeration(refused))
 
 
-def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, log: SendLog,
-              out: TextIO) -> str | None:
-    """Send pending jobs in order; returns why sending stopped early, or None."""
+def send_jobs(jobs: list[Job], mcfg: MailConfig, target, log: SendLog, entry, out: TextIO) -> str | None:
+    """Send pending jobs in order, appending `entry(job)` to `log` right after each is sent; returns why
+    sending stopped early, or None. The log is opened before the server is reached: nothing is sent
+    that could not be recorded."""
     host, port, password = target
     todo = [j for j in jobs if j.status == "pending"]
     if not todo:
@@ -645,12 +642,7 @@ def _send_all(jobs: list[Job], verb: str, definition, mcfg: MailConfig, target, 
                 stopped = text("mail.stopped.connection-lost", reason=exc)
                 break
             if job.status == "sent":
-                log.append({
-                    "sent_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                    "verb": verb, "survey_id": definition.survey.id, "fiscal_year": str(definition.survey.fiscal_year),
-                    "school_code": job.code, "detail": job.detail, "address": "; ".join(job.addresses),
-                    "message_id": job.message_id,
-                })
+                log.append(entry(job))
                 print(text("mail.sent-line", code=job.code, name=job.name, addresses=", ".join(job.addresses)),
                       file=out, flush=True)
             else:
@@ -682,7 +674,7 @@ def _free_folder(outbox: Path, stem: str) -> Path:
     return path
 
 
-def _write_folder(outbox: Path, now: dt.datetime, jobs: list[Job]) -> Path:
+def write_folder(outbox: Path, now: dt.datetime, jobs: list[Job]) -> Path:
     """The messages and 送信一覧.csv, built in a temporary folder and renamed into place when complete."""
     outbox.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".mail-", suffix=".tmp", dir=outbox))
@@ -718,7 +710,7 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
     out = out or sys.stdout
     verb = opts.verb
     now = now or dt.datetime.now().astimezone()
-    target = _smtp_target(mcfg, opts) if opts.send else None
+    target = smtp_target(mcfg, opts.smtp_host, opts.smtp_port) if opts.send else None
     notes: list[str] = []
     as_of = None
     if verb == "distribute":
@@ -755,19 +747,19 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
                 att = text("mail.dry-run.attachment", name=job.attachment.name) if job.attachment else ""
                 print(text("mail.dry-run.line", status=pending_word, code=job.code, name=job.name,
                            addresses=", ".join(job.addresses), attachment=att), file=out)
-        _report(jobs, label, notes, out, pending_word=pending_word)
+        report(jobs, label, notes, out, pending_word=pending_word)
         return 0
 
     stopped = None
     if opts.send:
         print(text("mail.sending", label=label, host=target[0], port=target[1]), file=out, flush=True)
-        stopped = _send_all(jobs, verb, definition, mcfg, target, log, out)
+        stopped = send_jobs(jobs, mcfg, target, log, lambda job: _log_entry(verb, definition, job), out)
     else:
         for job in jobs:
             if job.status == "pending":
                 job.status = "draft"
-    folder = _write_folder(opts.outbox, now, jobs)
-    _report(jobs, label, notes, out)
+    folder = write_folder(opts.outbox, now, jobs)
+    report(jobs, label, notes, out)
     if opts.send:
         skipped = sum(j.status == "already_sent" for j in jobs)
         if skipped:
@@ -781,7 +773,7 @@ def run(definition, roster, mcfg: MailConfig, opts: Options, *, out: TextIO | No
     return 0
 
 
-def _report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_word: str | None = None) -> None:
+def report(jobs: list[Job], label: str, notes: list[str], out: TextIO, pending_word: str | None = None) -> None:
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job.status] = counts.get(job.status, 0) + 1

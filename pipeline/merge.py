@@ -259,7 +259,7 @@ def rival_queries(rivals: Iterable[Rival], answers_long: pd.DataFrame, definitio
 # ------------------------------------------------------------------ who sent a collected file
 
 
-def _addresses(value: str) -> set[str]:
+def school_addresses(value: str) -> set[str]:
     """The addresses of a roster cell (one, or several separated by ; , or spaces), lower case."""
     return {a for a in re.split(r"[;,\s]+", nfkc(value or "").lower()) if "@" in a}
 
@@ -271,13 +271,13 @@ def sender_queries(reads: Iterable, roster: Roster) -> list[Problem]:
     schools = roster.by_code()
     owner: dict[str, object] = {}
     for s in roster.schools:
-        for a in _addresses(s.email):
+        for a in school_addresses(s.email):
             owner.setdefault(a, s)
     out = []
     for r in reads:
         school = schools.get(r.school_code)
         sender = (r.sender or "").lower()
-        if school is None or not sender or not _addresses(school.email) or sender in _addresses(school.email):
+        if school is None or not sender or not school_addresses(school.email) or sender in school_addresses(school.email):
             continue
         other = owner.get(sender)
         if other is not None:
@@ -285,7 +285,7 @@ def sender_queries(reads: Iterable, roster: Roster) -> list[Problem]:
                                sender=sender, school=school.name, other=other.name, other_code=other.code))
         else:
             out.append(problem("sent-from-unknown-address", file=r.file, school_code=school.code, value=sender,
-                               sender=sender, school=school.name, expected=enumeration(sorted(_addresses(school.email)))))
+                               sender=sender, school=school.name, expected=enumeration(sorted(school_addresses(school.email)))))
     return out
 
 

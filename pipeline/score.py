@@ -5,12 +5,15 @@ no question text or target value lives here. Rules decided here (documented for 
 
 - A rate is 100·numerator/denominator rounded half-up to 1 decimal with `decimal` (2/3 -> 66.7).
   A rate exactly equal to its target is met. With no respondents the rate and `met` are empty.
-- A figure is 暫定 (provisional) when its respondents are under 80 % of the roster schools it
-  concerns (the schools of that type, and flag, the item applies to). No schools concerned -> 暫定.
+- A figure is 暫定 (provisional) when its respondents are under PROVISIONAL_BELOW (80 %) of the roster
+  schools it concerns (the schools of that type, and flag, the item applies to). No schools concerned ->
+  暫定. Wherever the rule is explained, its words come from the threshold (`provisional_share`).
 - Action items (□): share of the applicable schools that answered whose answer meets the item's
   target (`Target.is_met`); an answer the definition marks not applicable (該当なし) is left out.
 - Teacher checklist: teachers at the positive levels (できる・ややできる) ÷ all teachers rated,
   summed over schools (weighted by teachers), per item and per category.
+- Derived figures (the definition's ratios): sums over the schools that gave every count the ratios use,
+  so that numerators and denominators match.
 """
 from __future__ import annotations
 
@@ -21,9 +24,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .catalogue import text
-from .definition import Definition, Item
+from .definition import Definition, Item, Ratio
 from .itemtypes import coerce, rank
-from .ja import ALL_SCHOOLS, SEVERITY, SEVERITY_ORDER, fiscal_year_label, isnull, listing, num
+from .ja import ALL_SCHOOLS, SEVERITY, SEVERITY_ORDER, fiscal_year_label, isnull, listing, num, share_words
 from .roster import Roster, School
 
 if TYPE_CHECKING:  # only for the type: history and score refer to each other in annotations alone
@@ -34,6 +37,11 @@ SMALL_N = 5  # the report never shows on its own a figure describing fewer schoo
 KPI_COLUMNS = ["kpi_id", "school_type", "respondents", "meeting", "rate", "baseline", "target",
                "national_target", "met"]
 NO_WARD = text("board.no-ward")  # the 区 of schools whose roster row names none
+
+
+def provisional_share() -> str:
+    """The 暫定 rule's threshold as its explanations say it (8割)."""
+    return share_words(PROVISIONAL_BELOW)
 
 
 # ---------------------------------------------------------------- small numeric helpers
@@ -113,14 +121,14 @@ class Scores:
     checklist_items: pd.DataFrame  # checklist row × scope
     checklist_categories: pd.DataFrame  # category × scope, with the national figure
     environment: pd.DataFrame  # environment item × scope (sums, means, breakdowns, met shares)
-    environment_ratios: pd.DataFrame  # derived figures: pupils per working device, share out of order
+    environment_ratios: pd.DataFrame  # the definition's derived figures (ratios) per scope
     per_school: pd.DataFrame  # one row per roster school, one column per item id (typed values)
     sources: dict  # item_id -> most common "sheet!cell" among the files
     data: pd.DataFrame  # long format: one row per answer with labels and provenance
     problems: pd.DataFrame
     problem_counts: pd.DataFrame  # severity × code counts
     ledger: pd.DataFrame
-    trend: pd.DataFrame  # KPI rate per fiscal year present (plan's R6 seeds the year before)
+    trend: pd.DataFrame  # KPI rate per fiscal year present (the plan's baseline seeds the year before)
     highlights: dict = field(default_factory=dict)  # largest gaps/gains for まとめ, from the numbers
 
     def kpi_frame(self) -> pd.DataFrame:
@@ -416,7 +424,7 @@ def _checklist(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     item_cols = ["row", "category", "label", "verified", "school_type", "schools", "teachers", "positive", "rate",
                  "provisional"]
     cat_cols = ["category", "title", "school_type", "schools", "teachers", "rated", "positive", "rate",
-                "national_r6", "diff_national", "provisional"]
+                "national", "diff_national", "provisional"]
     if m is None:
         return pd.DataFrame(columns=item_cols), pd.DataFrame(columns=cat_cols)
     teachers_item = m.sum_equals
@@ -445,32 +453,26 @@ def _checklist(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
             rate = rate_1dp(pos, tot)
             cat_rows.append({"category": key, "title": cat.title, "school_type": t, "schools": len(answering),
                              "teachers": n_teachers, "rated": tot, "positive": pos, "rate": rate,
-                             "national_r6": cat.national_r6,
-                             "diff_national": diff_pt(rate, cat.national_r6) if cat.national_r6 is not None else None,
+                             "national": cat.national,
+                             "diff_national": diff_pt(rate, cat.national) if cat.national is not None else None,
                              "provisional": is_provisional(len(answering), len(group))})
     return pd.DataFrame(item_rows, columns=item_cols), pd.DataFrame(cat_rows, columns=cat_cols)
 
 
-def _environment_section(d: Definition):
-    """The section holding the pupils' device count (a CONTRACT item id), wherever the definition puts it."""
-    return next((s for s in d.sections if any(i.id == "devices_pupil" for i in s.items)), None)
-
-
-# Derived environment figures (key, label, decimals, unit) from the CONTRACT item ids students,
-# devices_pupil and devices_broken; a working device is one not out of order.
-ENV_RATIOS = (
-    ("pupils_per_device", text("board.ratio.pupils-per-device"), 2, text("board.unit.pupils")),
-    ("devices_per_pupil", text("board.ratio.devices-per-pupil"), 2, text("board.unit.devices")),
-    ("broken_share", text("board.ratio.broken-share"), 1, "%"),
-)
+def ratio_value(ratio: Ratio, numerator, denominator) -> float | None:
+    """numerator ÷ denominator (×100 for a percentage), rounded half-up to the ratio's places; None for ÷0."""
+    if not denominator:
+        return None
+    scale = Decimal(100) if ratio.percent else Decimal(1)
+    return round_half_up(scale * Decimal(numerator) / Decimal(denominator), ratio.places)
 
 
 def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
-    section = _environment_section(ctx.d)
     env_cols = ["item_id", "label", "plan_ref", "type", "unit", "school_type", "concerned", "respondents", "sum",
                 "mean", "breakdown", "target", "met", "rate", "provisional"]
     rows, ratios = [], []
-    items = [i for i in ctx.d.items if section is not None and i.section == section.id]
+    items = ctx.d.environment_items
+    counts = list(dict.fromkeys(item_id for ratio in ctx.d.ratios for item_id in ratio.items))
     for t in ctx.types() + [ALL_SCHOOLS]:
         for item in items:
             group = ctx.concerned(item, None if t == ALL_SCHOOLS else t)
@@ -492,26 +494,17 @@ def _environment(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
                 row["met"] = sum(bool(item.target.is_met(v)) for v in counted)
                 row["rate"] = rate_1dp(row["met"], len(counted))
             rows.append(row)
-        # Ratios over the schools that gave all three counts, so numerator and denominator match.
+        # Ratios over the schools that gave every count the ratios use, so numerators and denominators match.
         group = [s for s in ctx.roster.schools if (t == ALL_SCHOOLS or s.type == t)]
         full = [s for s in group if ctx.status[s.code] == "submitted"
-                and all(ctx.answer(s, k) is not None for k in ("students", "devices_pupil", "devices_broken"))]
-        students = sum(ctx.answer(s, "students") for s in full)
-        pupil = sum(ctx.answer(s, "devices_pupil") for s in full)
-        broken = sum(ctx.answer(s, "devices_broken") for s in full)
-        working = pupil - broken
-        values = {
-            "pupils_per_device": (students, working, None if not working else
-                                  round_half_up(Decimal(students) / Decimal(working), 2)),
-            "devices_per_pupil": (working, students, None if not students else
-                                  round_half_up(Decimal(working) / Decimal(students), 2)),
-            "broken_share": (broken, pupil, rate_1dp(broken, pupil)),
-        }
-        for key, label, places, unit in ENV_RATIOS:
-            numerator, denominator, value = values[key]
-            ratios.append({"metric": key, "label": label, "unit": unit, "places": places, "school_type": t,
-                           "schools": len(full), "concerned": len(group), "numerator": numerator,
-                           "denominator": denominator, "value": value,
+                and all(ctx.answer(s, k) is not None for k in counts)]
+        sums = {k: sum(ctx.answer(s, k) for s in full) for k in counts}
+        for ratio in ctx.d.ratios:
+            numerator = sums[ratio.numerator] - (sums[ratio.numerator_less] if ratio.numerator_less else 0)
+            denominator = sums[ratio.denominator] - (sums[ratio.denominator_less] if ratio.denominator_less else 0)
+            ratios.append({"metric": ratio.id, "label": ratio.label, "unit": ratio.unit, "places": ratio.places,
+                           "school_type": t, "schools": len(full), "concerned": len(group), "numerator": numerator,
+                           "denominator": denominator, "value": ratio_value(ratio, numerator, denominator),
                            "provisional": is_provisional(len(full), len(group))})
     return (pd.DataFrame(rows, columns=env_cols),
             pd.DataFrame(ratios, columns=["metric", "label", "unit", "places", "school_type", "schools", "concerned",
@@ -600,25 +593,27 @@ def _problem_counts(problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def _trend(definition: Definition, kpi: pd.DataFrame, previous: "History | None") -> pd.DataFrame:
-    """KPI rates per fiscal year: history's earlier years, the plan's R6 現状 as the year before when
-    history lacks it, and this run."""
+    """KPI rates per fiscal year: history's earlier years, the plan's baseline (現状) as the year before when
+    history lacks it, and this run. A year taken from a plan keeps the name its definition gave the baseline
+    (plan_label: e.g. R6現状, as recorded in history; "" when history did not record one)."""
     fy = definition.survey.fiscal_year
-    cols = ["fiscal_year", "year_label", "kpi_id", "school_type", "rate", "source"]
+    cols = ["fiscal_year", "year_label", "kpi_id", "school_type", "rate", "source", "plan_label"]
     rows = []
     if previous is not None and not previous.trend.empty:
-        for r in previous.trend.itertuples(index=False):
+        labels = previous.trend["plan_label"] if "plan_label" in previous.trend else [""] * len(previous.trend)
+        for r, label in zip(previous.trend.itertuples(index=False), labels):
             if int(r.fiscal_year) < fy:
                 rows.append({"fiscal_year": int(r.fiscal_year), "kpi_id": r.kpi_id, "school_type": r.school_type,
-                             "rate": r.rate, "source": r.source})
+                             "rate": r.rate, "source": r.source, "plan_label": label or ""})
     have = {(r["fiscal_year"], r["kpi_id"], r["school_type"]) for r in rows}
     for k in definition.kpi_table.kpis:
         for t, v in k.values.items():
             if (fy - 1, k.id, t) not in have:
                 rows.append({"fiscal_year": fy - 1, "kpi_id": k.id, "school_type": t, "rate": float(v.baseline),
-                             "source": "plan"})
+                             "source": "plan", "plan_label": definition.kpi_table.baseline_label})
     for r in kpi.itertuples(index=False):
         rows.append({"fiscal_year": fy, "kpi_id": r.kpi_id, "school_type": r.school_type, "rate": r.rate,
-                     "source": "run"})
+                     "source": "run", "plan_label": ""})
     df = pd.DataFrame(rows, columns=[c for c in cols if c != "year_label"])
     df["year_label"] = df["fiscal_year"].map(fiscal_year_label)
     order = {k.id: i for i, k in enumerate(definition.kpi_table.kpis)}
@@ -626,6 +621,12 @@ def _trend(definition: Definition, kpi: pd.DataFrame, previous: "History | None"
     df["_o"] = df["kpi_id"].map(order)
     df["_t"] = df["school_type"].map(types)
     return df.sort_values(["_t", "_o", "fiscal_year"])[cols].reset_index(drop=True)
+
+
+def plan_years(trend: pd.DataFrame) -> dict[int, str]:
+    """{fiscal year: the plan's name for its figures} for the years of the trend that come from a plan."""
+    plan = trend[trend["source"] == "plan"]
+    return {int(y): str(label) for y, label in zip(plan["fiscal_year"], plan["plan_label"])}
 
 
 def _highlights(d: Definition, s: Scores) -> dict:

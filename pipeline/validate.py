@@ -4,7 +4,7 @@ One pandera call checks one wide frame (index = file, columns = item ids) built 
 its failure cases, whose check names are catalogue codes, become Japanese problems. Then, with
 the same frame, vectorised over all files:
 - required items of the school's type (and flags) that are empty or absent: `required-missing`;
-- the checklist: the four levels of a row add up to the teacher count: `checklist-sum`;
+- the checklist: the levels of a row add up to the item named by sum_equals (the teacher count): `checklist-sum`;
 - the definition's checks (le, ratio_max, ratio_min), honouring their school types; queries carry
   the school's explanation (the item marked explains_queries).
 A value that already failed is left out of later checks, so one mistake is reported once.
@@ -229,6 +229,7 @@ def _checklist(definition: Definition, f: _Frame, emit) -> None:
     if m is None or not m.sum_equals:
         return
     teachers = f.number_array(m.sum_equals)
+    count_name = definition.count_name(m.sum_equals)
     for mrow in m.rows:
         ids = [m.item_id(mrow.key, c.key) for c in m.columns]
         numbers = np.column_stack([f.number_array(i) for i in ids])
@@ -240,13 +241,14 @@ def _checklist(definition: Definition, f: _Frame, emit) -> None:
         first = definition.item(ids[0])
         label = checklist_row_label(mrow.key)
         for row in np.flatnonzero(bad):
-            emit("checklist-sum", row, first, value=int(total[row]), row=label,
-                 total=int(total[row]), teachers=int(teachers[row]))
+            emit("checklist-sum", row, first, value=int(total[row]), row=label, levels=len(m.columns),
+                 total=int(total[row]), teachers=int(teachers[row]), count_name=count_name)
 
 
 def _checks(definition: Definition, f: _Frame, schools, emit) -> None:
-    explains = next((i.id for i in definition.items if i.explains_queries), None)
-    expl = f.col(explains) if explains else pd.Series(None, index=f.files, dtype=object)
+    explains = definition.explanation_item
+    expl = f.col(explains.id) if explains else pd.Series(None, index=f.files, dtype=object)
+    explain_in = definition.explanation_place()
     school_type = pd.Series([schools[f.school_of[file]].type for file in f.files], index=f.files)
     for check in definition.checks:
         item, other = definition.item(check.item), definition.item(check.other)
@@ -259,7 +261,7 @@ def _checks(definition: Definition, f: _Frame, schools, emit) -> None:
         for row in rows:
             text = expl.iloc[row] if check.severity == "query" else None
             emit(code, row, item, value=int(a.iloc[row]), severity=check.severity,
-                 explanation=text if isinstance(text, str) else "",
+                 explanation=text if isinstance(text, str) else "", explain_in=explain_in,
                  other_label=other.label, other=int(b.iloc[row]))
         if check.severity == "error":  # no later query about a value already reported as wrong
             f.mark_failed(rows, check.item)

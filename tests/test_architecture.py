@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from support import docstrings
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pipeline"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]")
@@ -131,23 +133,13 @@ ALLOWED = {PACKAGE / "ja.py"} | set((PACKAGE / "catalogue").glob("*.py"))
 HELP_KEYWORDS = {"help", "description", "metavar", "title", "epilog"}
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    ids = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                ids.add(id(body[0].value))
-    return ids
-
-
 def japanese_outside_catalogue() -> list[str]:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         if path in ALLOWED:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        docs = _docstrings(tree)
+        docs = docstrings(tree)
         help_values: set[int] = set()
         if path.name == "cli.py":
             for node in ast.walk(tree):

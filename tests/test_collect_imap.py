@@ -15,13 +15,9 @@ import datetime as dt
 import hashlib
 import io
 import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,133 +26,10 @@ import pytest
 import mailcorpus as M
 from pipeline import collect as C
 from pipeline.errors import UsageError
+# The Dovecot server and its `dovecot` fixture are shared (tests/support.py, tests/conftest.py).
+from support import IMAP_PASSWORD as PASSWORD, Dovecot, free_port as _free_port  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "collect-test-pw"
-USERS = ("styles", "year", "hostile", "big")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Dovecot:
-    def __init__(self, base: Path):
-        self.base = base
-        self.port, self.tls_port = _free_port(), _free_port()
-        self.cert = base / "cert.pem"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        base = self.base
-        for d in ("run", "state", "mail"):
-            (base / d).mkdir()
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(base / "key.pem"),
-                        "-out", str(self.cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-        (base / "passwd").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in USERS))
-        if os.geteuid() == 0:  # Dovecot refuses mail access as root: the mail belongs to nobody
-            user = pwd.getpwnam("nobody")
-            uid, gid, login_user = user.pw_uid, user.pw_gid, "dovenull"
-            shutil.chown(base / "mail", uid, gid)
-            os.chmod(base, 0o755)
-        else:
-            uid, gid, login_user = os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name
-        (base / "dovecot.conf").write_text(f"""
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = yes
-ssl_cert = <{self.cert}
-ssl_key = <{base}/key.pem
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_login_user = {login_user}
-default_internal_user = {login_user if os.geteuid() else "dovecot"}
-mail_location = maildir:{base}/mail/%u
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={base}/mail/%u
-}}
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self.port}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {self.tls_port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-""")
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", str(base / "dovecot.conf")], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dovecot stopped: {self.proc.stderr.read().decode(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("dovecot did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def client(self, user: str):
-        from imapclient import IMAPClient
-
-        c = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
-        c.login(user, PASSWORD)
-        return c
-
-    def seed(self, user: str, mails) -> None:
-        """APPEND each (raw, received) with that INTERNALDATE, unseen, in order."""
-        c = self.client(user)
-        for raw, received in mails:
-            c.append("INBOX", raw, flags=(), msg_time=received)
-        c.logout()
-
-    def config(self, path: Path, user: str, **over) -> Path:
-        values = {"host": "127.0.0.1", "port": self.port, "security": "plain", "user": user, "folder": "INBOX",
-                  "timeout": 30, **over}
-        lines = "".join(f"  {k}: {v}\n" for k, v in values.items())
-        path.write_text(f"sender: ict-survey@example.jp\nimap:\n{lines}", encoding="utf-8")
-        return path
-
-
-@pytest.fixture(scope="session")
-def dovecot():
-    if shutil.which("dovecot") is None or shutil.which("openssl") is None:
-        pytest.skip("Dovecot（dovecot-imapd）または openssl がないため省略: apt-get install dovecot-imapd で入れると実行されます")
-    base = Path(tempfile.mkdtemp(prefix="collect-dovecot-"))
-    server = Dovecot(base)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,7 @@ actions:
   "1-(1)-①": 取組
 sections:
   - id: cover
+    role: cover
     sheet: 表紙
     title: 表紙
     items:
@@ -140,3 +141,44 @@ def test_broken_definition_exits_2_with_japanese_message(tmp_path, capsys):
     assert code == 2
     assert "調査定義に誤りがあります" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- roles and wording the definition gives
+
+
+def test_the_definition_names_its_cover_school_code_explanation_and_environment():
+    d = mini()
+    assert d.cover.sheet == "表紙" and d.school_code_item.id == "school_code"
+    assert d.explanation_item.id == "query_explanation"
+    assert d.explanation_place() == "備考シートの「確認事項への説明」"
+    assert d.count_name(d.matrix.sum_equals) == "教員数"
+    assert [i.id for i in d.environment_items] == ["devices_pupil", "devices_broken", "takehome"]
+    assert [r.id for r in d.ratios] == ["pupils_per_device", "devices_per_pupil", "broken_share"]
+    assert (d.matrix.national_label, d.kpi_table.own_target_sheet, d.survey.organisation) == (
+        "全国（R6）", "高校等の目標", "ミニ市教育委員会")
+
+
+def test_the_cover_need_not_come_first(tmp_path):
+    text = MINIMAL.replace("  - id: cover\n    role: cover\n", "  - id: cover\n").replace(
+        "  - id: scenes\n", "  - id: scenes\n    role: cover\n")
+    d = load_text(tmp_path, text)
+    assert d.cover.id == "scenes"
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda t: t.replace("    role: cover\n", ""), ["表紙にする区分がありません", "role: cover"]),
+    (lambda t: t.replace("  - id: scenes\n", "  - id: scenes\n    role: cover\n"),
+     ["区分「端末活用」も role: cover です（表紙は「表紙」）"]),
+    (lambda t: t.replace("  kpis:\n", "  own_target_types: [中学校]\n  kpis:\n"),
+     ["own_target_title", "own_target_sheet"]),
+    (lambda t: t.replace("  kpis:\n", "  own_target_types: [中学校]\n  own_target_title: 目標\n"
+                                      "  own_target_sheet: '中学校の[目標]'\n  kpis:\n"),
+     ["シート名「中学校の[目標]」は Excel で使えません"]),
+    (lambda t: t + "ratios:\n  - {id: r, label: 比, numerator: scene_9, denominator: scene_1}\n",
+     ["算出値「r」が参照する項目「scene_9」は定義されていません", "算出値「r」の項目「scene_1」は integer 型ではありません"]),
+    (lambda t: t + "ratios:\n  - {id: r, label: 比, numerator: school_code, denominator: school_code, places: 9}\n",
+     ["places は 0 から 4"]),
+])
+def test_roles_and_wording_fields_are_checked(tmp_path, edit, words):
+    msg = messages(tmp_path, edit(MINIMAL))
+    assert all(w in msg for w in words), msg

@@ -101,7 +101,7 @@ def test_either_form_is_told_by_content_not_by_name(tmp_path):
 
 def test_the_workbook_is_laid_out_for_staff():
     wb = openpyxl.load_workbook(io.BytesIO(BOOK))
-    assert wb.sheetnames == ["設定", "設問", "区分", "選択肢", "場面別KPI", "指導力", "検査", "計画", "前年度比較"]
+    assert wb.sheetnames == ["設定", "設問", "区分", "選択肢", "場面別KPI", "指導力", "検査", "算出値", "計画", "前年度比較"]
     items = wb["設問"]
     assert [c.value for c in items[1]][:4] == ["シート", "項目ID", "設問文", "回答の型"]
     assert items.freeze_panes == "C2"  # headings and the sheet / id columns stay in view
@@ -119,6 +119,14 @@ def test_the_workbook_is_laid_out_for_staff():
     assert kpi.cell(top + 1, 1).value == "記入例"
     r = row_of(kpi, "場面ID", "scene_4", "【数値】")
     assert [kpi.cell(r, c).value for c in range(2, 6)] == ["小学校", 60.2, 70, 80]
+    sections = wb["区分"]
+    assert [c.value for c in sections[1]][-1] == "役割" and sections["F3"].value == "表紙"
+    assert any(dv.formula1 == '"表紙,環境"' for dv in sections.data_validations.dataValidation)
+    ratios = wb["算出値"]
+    top, cols = header(ratios, "【算出値】")
+    assert list(cols) == ["算出値ID", "名称", "分子", "分子から引く", "分母", "分母から引く", "小数の桁数", "単位"]
+    r = row_of(ratios, "算出値ID", "pupils_per_device", "【算出値】")
+    assert [ratios.cell(r, c).value for c in range(3, 9)] == ["students", None, "devices_pupil", "devices_broken", 2, "人"]
     settings_sheet = wb["設定"]
     assert settings_sheet.cell(row_of(settings_sheet, "項目", "校種"), 2).value == "小学校、中学校、高等学校、中等教育学校、特別支援学校"
     assert settings_sheet.cell(row_of(settings_sheet, "項目", "提出期限"), 2).value == dt.datetime(2026, 2, 27)
@@ -213,21 +221,31 @@ def definitions(draw) -> dict:
         all_items += items
         section = {"id": f"s{s}", "sheet": draw(NAME.filter(lambda n: n not in [x["sheet"] for x in sections])),
                    "title": draw(TEXT), "items": items}
+        if s == 0 or draw(st.booleans()):  # the cover first (any section may be it), others may be environment
+            section["role"] = "cover" if s == 0 else "environment"
         if draw(st.booleans()):
             section["intro"] = draw(TEXT)
         if draw(st.booleans()):
             section["plan_ref"] = draw(st.sampled_from(sorted(actions)))
         sections.append(section)
     ids = [i["id"] for i in all_items]
+    if draw(st.booleans()):  # the cover need not come first
+        cover = draw(st.sampled_from(sections))
+        for section in sections:
+            if section.get("role") == "cover":
+                del section["role"]
+        cover["role"] = "cover"
     if draw(st.booleans()):
         columns = [{"key": str(k), "label": draw(TEXT)} for k in range(draw(st.integers(1, 3)), 0, -1)]
-        categories = {c: {"title": draw(TEXT), **({"national_r6": draw(NUMBER)} if draw(st.booleans()) else {})}
+        categories = {c: {"title": draw(TEXT), **({"national": draw(NUMBER)} if draw(st.booleans()) else {})}
                       for c in "AB"[:draw(st.integers(1, 2))]}
         matrix = {"id_prefix": "m", "columns": columns, "categories": categories,
                   "positive": [c["key"] for c in columns if draw(st.booleans())],
                   "rows": [{"key": f"{c.lower()}{n}", "category": c, "label": draw(TEXT), "verified": draw(st.booleans())}
                            for c in categories for n in range(1, draw(st.integers(1, 2)) + 1)],
                   "min": 0, "max": draw(st.integers(1, 300)), "national_source": draw(TEXT)}
+        if draw(st.booleans()):
+            matrix.update(name=draw(TEXT), national_label=draw(NAME))
         if ids and draw(st.booleans()):
             matrix["sum_equals"] = draw(st.sampled_from(ids))
         draw(st.sampled_from(sections))["matrix"] = matrix
@@ -250,6 +268,8 @@ def definitions(draw) -> dict:
                  "national_label": draw(NAME), "kpis": kpis}
     if draw(st.booleans()):
         kpi_table.update(source_note=draw(TEXT), own_target_types=draw(st.lists(st.sampled_from(school_types), unique=True)))
+        if kpi_table["own_target_types"]:
+            kpi_table.update(own_target_title=draw(TEXT), own_target_sheet=draw(NAME))
     checks = []
     for n in range(draw(st.integers(0, 2)) if ids else 0):
         kind = draw(st.sampled_from(["le", "ratio_max", "ratio_min"]))
@@ -260,6 +280,16 @@ def definitions(draw) -> dict:
         if draw(st.booleans()):
             check["applies_to"] = draw(st.lists(st.sampled_from(school_types), min_size=1, unique=True))
         checks.append(check)
+    counts = [i["id"] for i in all_items if i["type"] == "integer"]
+    ratios = []
+    for n in range(draw(st.integers(0, 2)) if counts else 0):
+        ratio = {"id": f"r{n}", "label": draw(TEXT), "numerator": draw(st.sampled_from(counts)),
+                 "denominator": draw(st.sampled_from(counts)), "places": draw(st.integers(0, 4)),
+                 "unit": draw(st.sampled_from(["", "%", "人", "台"]))}
+        for less in ("numerator_less", "denominator_less"):
+            if draw(st.booleans()):
+                ratio[less] = draw(st.sampled_from(counts))
+        ratios.append(ratio)
     survey = {"id": "gen-survey", "title": draw(TEXT), "fiscal_year": draw(st.integers(2020, 2040)),
               "fiscal_year_label": draw(NAME), "template_version": draw(st.sampled_from(["1", "2026.1", "2026.10"])),
               "plan_title": draw(TEXT), "deadline": draw(st.dates(dt.date(2020, 1, 1), dt.date(2040, 12, 31))),
@@ -267,8 +297,14 @@ def definitions(draw) -> dict:
               "instructions": draw(st.lists(TEXT, max_size=3))}
     if draw(st.booleans()):
         survey["reference_date"] = draw(st.dates(dt.date(2020, 1, 1), dt.date(2040, 12, 31)))
+    if draw(st.booleans()):
+        survey["organisation"] = draw(TEXT)
     data = {"survey": survey, "school_types": school_types, "flags": flags, "choice_lists": lists,
             "policies": policies, "actions": actions, "sections": sections, "kpi_table": kpi_table, "checks": checks}
+    if ratios:
+        data["ratios"] = ratios
+        if draw(st.booleans()):
+            data.update(ratio_title=draw(TEXT), ratio_note=draw(TEXT))
     if draw(st.booleans()):
         data["wards"] = draw(st.lists(NAME, max_size=3, unique=True))
     if draw(st.booleans()):
@@ -370,11 +406,11 @@ MISTAKES = [
      ("設問", 42, "F", "対象校種"), ["校種「特別支援」は設定シートの「校種」にありません", "もしかして『特別支援学校』"]),
     ("school type the city does not have",
      _set("設定", "項目", "校種", "値", "小学校、中学校、高等学校、中等教育学校、特別支援学校、義務教育学校"),
-     ("設定", 21, "", "校種"), ["校種「義務教育学校」は使えません"]),
+     ("設定", 22, "", "校種"), ["校種「義務教育学校」は使えません"]),
     ("KPI referencing a missing item", _set("場面別KPI", "場面ID", "scene_3", "項目", "scene_33", "【場面】"),
-     ("場面別KPI", 16, "B", "項目"), ["項目「scene_33」は設問シートにありません", "もしかして『scene_3』"]),
+     ("場面別KPI", 18, "B", "項目"), ["項目「scene_33」は設問シートにありません", "もしかして『scene_3』"]),
     ("KPI values for a missing scene", _set("場面別KPI", "現状", 76.2, "場面ID", "scene3", "【数値】"),
-     ("場面別KPI", 27, "A", "場面ID"), ["場面ID「scene3」は【場面】の表にありません", "もしかして『scene_3』"]),
+     ("場面別KPI", 29, "A", "場面ID"), ["場面ID「scene3」は【場面】の表にありません", "もしかして『scene_3』"]),
     ("check referencing a missing item", _set("検査", "検査ID", "broken_share", "比べる項目", "devices_pupils"),
      ("検査", 4, "D", "比べる項目"), ["項目「devices_pupils」は設問シートにありません", "もしかして『devices_pupil』"]),
     ("ratio check without its bound", _set("検査", "検査ID", "broken_share", "上限", None),
@@ -390,7 +426,7 @@ MISTAKES = [
     ("yes/no misspelt", _set("設問", "項目ID", "remarks", "必須", "いえ"),
      ("設問", 64, "Q", "必須"), ["「いえ」は使えません", "もしかして『いいえ』"]),
     ("checklist row in a missing category", _set("指導力", "記号", "d4", "観点", "E", "【項目】"),
-     ("指導力", 44, "B", "観点"), ["観点「E」は【観点】の表にありません"]),
+     ("指導力", 46, "B", "観点"), ["観点「E」は【観点】の表にありません"]),
     ("sheet renamed", _rename_sheet("検査", "検査項目"),
      ("検査項目", "", "", ""), ["シート「検査項目」は読み込まれません", "もしかして『検査』"]),
     ("sheet missing", _delete_sheet("選択肢"),
@@ -407,6 +443,16 @@ MISTAKES = [
      ("設問", 14, "Z", ""), ["見出しのない列に値があります"]),
     ("same choice list option twice", _set("選択肢", "選択肢", "週3回以上", "選択肢", "ほぼ毎日"),
      ("選択肢", 3, "A", "リスト名"), ["選択肢「frequency」に同じ選択肢が2回"]),
+    ("no section is the cover", _set("区分", "シート名", "表紙", "役割", None),
+     ("区分", "", "", ""), ["表紙にする区分がありません", "「役割」列"]),
+    ("two covers", _set("区分", "シート名", "備考", "役割", "表紙"),
+     ("区分", 8, "F", "役割"), ["「備考」も役割が「表紙」です（表紙は「表紙」）"]),
+    ("own targets without their sheet", _set("場面別KPI", "項目", "学校目標のシート名", "値", None, "【設定】"),
+     ("場面別KPI", 11, "", "学校目標のシート名"), ["「学校目標の見出し」と「学校目標のシート名」を書いてください"]),
+    ("derived figure of a missing item", _set("算出値", "算出値ID", "broken_share", "分子", "devices_brokn", "【算出値】"),
+     ("算出値", 11, "C", "分子"), ["項目「devices_brokn」は設問シートにありません", "もしかして『devices_broken』"]),
+    ("derived figure of a text item", _set("算出値", "算出値ID", "broken_share", "分母", "respondent_name", "【算出値】"),
+     ("算出値", 11, "E", "分母"), ["項目「respondent_name」は回答の型が整数ではありません"]),
 ]
 
 
@@ -500,6 +546,7 @@ def next_year(wb) -> None:
     for key, national in zip("ABCD", (91.5, 83.0, 84.2, 90.1)):
         put(m, "記号", key, "全国値", national, "【観点】")
     put(m, "項目", "全国値の出典", "値", "文部科学省「学校における教育の情報化の実態等に関する調査」令和7年度", "【設定】")
+    put(m, "項目", "全国値の見出し", "値", "全国（R7）", "【設定】")
     q = wb["設問"]
     put(q, "項目ID", "act_1_2_5_vr", "設問文", "児童生徒がVR・AR等の先端技術に触れる機会を、校外学習などで設ける")
     q.delete_rows(row_of(q, "項目ID", "act_4_2_3_community"))
@@ -546,18 +593,53 @@ def test_next_years_survey_made_in_the_workbook_runs_after_this_years_in_one_his
     r8 = results[2026]
     assert (r8.schools["status"] == "submitted").sum() >= len(keep) - 2
     report = r8.outputs["報告書.md"].decode("utf-8")
-    assert "令和8年度" in report and "授業で生成AIを活用した頻度" in report
+    assert report.startswith("# 令和8年度") and "授業で生成AIを活用した頻度" in report
     assert "VR・AR等の先端技術" in report and "地域の方との交流" not in report
     wb = openpyxl.load_workbook(io.BytesIO(r8.outputs["集約結果.xlsx"]), read_only=True)
-    texts = {ws.title: " ".join(str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None)
-             for ws in wb.worksheets}
+    # (a heading the board pack breaks over two lines is read in one)
+    texts = {ws.title: " ".join(str(v).replace("\n", "") for row in ws.iter_rows(values_only=True) for v in row
+                                if v is not None) for ws in wb.worksheets}
     assert texts["概要"].startswith("令和8年度")
     assert "授業で生成AIを活用した頻度" in texts["取組状況"] and "地域の方との交流" not in texts["取組状況"]
     assert "0.915" in texts["指導力"] and "令和7年度" in texts["指導力"]  # new national figures (as shares) and their source
     trend = texts["経年"]
     assert "令和7年度" in trend and "令和8年度" in trend
+
+    # Only the new year's wording where the new year's belongs: this year's labels (R7市目標, 全国（R6）), year
+    # (令和7年度) and baseline year (R6) appear nowhere but in 経年, where both years stand side by side, and in
+    # the national figures' source (令和7年度: the year those figures are of).
+    old_wording = ("令和7年度", "R6", "R7市目標", "全国（R6）", "全国（令和6年度）")
+    source = d8.matrix.national_source
+    sections = _md_sections(report)
+    trend_md = sections.pop("年度ごとの推移")
+    rest = "\n".join(sections.values()).replace(source, "")
+    assert [w for w in old_wording if w in rest] == []
+    for new in ("令和8年度", "R8市目標", "R7現状", "R7比", "全国（R7）", "| 69% | 73% |"):  # ④ 小学校: baseline, target
+        assert new in rest, new
+    for sheet, body in texts.items():
+        if sheet != "経年":
+            assert [w for w in old_wording if w in body.replace(source, "")] == [], sheet
+    assert "R7現状" in texts["場面別KPI"] and "R8市目標" in texts["場面別KPI"] and "全国（R7）" in texts["指導力"]
+    assert "0.73" in texts["場面別KPI"]  # the new target (as a share)
+    # 経年: this year's run and next year's side by side after the year the first run seeded from its plan,
+    # which keeps that plan's name for its figures (not next year's R7現状).
+    for years in (trend_md, trend):
+        assert "令和6年度" in years and "令和7年度" in years and "令和8年度" in years
+    assert "令和6年度は計画の「R6現状」です" in trend_md and "令和6年度は計画の「R6現状」" in trend
+    assert "「R7現状」" not in trend_md + trend
     assert set(r8.outputs) >= {"報告書.html", "報告書.md", "集約結果.xlsx"}
     shutil.rmtree(tmp_path / "templates2025")
+
+
+def _md_sections(report: str) -> dict[str, str]:
+    """The Markdown report's text by heading (「年度ごとの推移」…), the heading's numbering left out."""
+    out: dict[str, str] = {}
+    heading = ""
+    for line in report.splitlines():
+        if line.startswith("#"):
+            heading = re.sub(r"^#+\s*(\d+\.\s*)?", "", line)
+        out[heading] = out.get(heading, "") + line + "\n"
+    return out
 
 
 def test_an_unknown_list_on_an_item_with_a_target_is_said_not_crashed_on(tmp_path):

@@ -1,5 +1,5 @@
 """History in SQLite: one transaction per run, no duplicates on a re-run, trend over years,
-the plan's R6 seed, and 'change-from-last-year' queries.
+the plan's R6 seed (named as its own definition named it), and 'change-from-last-year' queries.
 
 The survey is the tests' own (tests/fixtures/mini_survey.yaml): KPI scene_1 for 小学校, R6 現状 80."""
 from __future__ import annotations
@@ -147,6 +147,51 @@ def test_trend_over_three_years_in_scores_workbook_and_report(tmp_path):
     _, md = build_report(DEF26, s, RUN)
     assert "| 校種 | 場面 | 令和6年度 | 令和7年度 | 令和8年度 |" in md
     assert "| 小学校 | ①調べる | 80.0% | 70.0% | 100.0% |" in md
+
+
+def _next_definition(baseline_label: str):
+    """Next year's survey as a new definition names it: its KPI baseline is this year's (e.g. R7現状)."""
+    return DEF26.model_copy(update={"kpi_table": DEF26.kpi_table.model_copy(update={"baseline_label": baseline_label})})
+
+
+def _trend_notes(definition, s) -> tuple[str, str, list[str]]:
+    """The trend's note in the board pack and the report, and the staff workbook's 出典 of each row."""
+    from pipeline.render.staff import build_staff_workbook
+
+    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(definition, s, RUN)))
+    board = " ".join(str(v) for r in wb["経年"].iter_rows(values_only=True) for v in r if v)
+    _, md = build_report(definition, s, RUN)
+    staff = openpyxl.load_workbook(io.BytesIO(build_staff_workbook(definition, s, RUN)))
+    sources = [r[4] for r in staff["経年（年度別）"].iter_rows(values_only=True) if r and r[0] and "年度" in str(r[0])]
+    return board, md, sources
+
+
+def test_the_trend_names_the_seeded_year_as_its_own_plan_did(tmp_path):
+    """Regression: after a change of definition, 経年 called the year the first run seeded by the current
+    definition's baseline label (「令和6年度は計画の「R7現状」です」); it is the name recorded with the seed."""
+    db = tmp_path / "h.sqlite3"
+    _record(db, _entries(7), "20260301-100000")  # FY2025 seeds FY2024 from its plan: 「R6現状」
+    d26 = _next_definition("R7現状")
+    s = score(d26, *build(_entries(10)), previous=load_history(db, d26))
+    t = s.trend[(s.trend.kpi_id == "scene_1") & (s.trend.school_type == "小学校")]
+    assert t.plan_label.tolist() == ["R6現状", "", ""]
+    board, md, sources = _trend_notes(d26, s)
+    assert "令和6年度は計画の「R6現状」、以降は各年度の調査結果" in board
+    assert "令和6年度は計画の「R6現状」です。" in md and "R7現状」です" not in md
+    assert "計画（R6現状）" in sources and "計画（R7現状）" not in sources
+
+
+def test_a_seeded_year_recorded_without_its_name_is_not_given_another_plans(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    _record(db, _entries(7), "20260301-100000")
+    con = sqlite3.connect(db)  # as a history written before the seed's name was kept
+    con.execute("DELETE FROM meta WHERE key LIKE 'plan_label:%'")
+    con.commit()
+    con.close()
+    d26 = _next_definition("R7現状")
+    s = score(d26, *build(_entries(10)), previous=load_history(db, d26))
+    board, md, _ = _trend_notes(d26, s)
+    assert "令和6年度は計画の「現状」" in board and "R7現状」です" not in md
 
 
 def test_recording_next_year_keeps_earlier_years(tmp_path):

@@ -13,7 +13,6 @@ import random
 import re
 import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
 from email import policy
@@ -21,13 +20,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from pipeline import cli, config, mail
 from pipeline.ja import era_date
 from pipeline.definition import load_definition
 from pipeline.roster import Roster, School
+# The SMTP server and its `smtp_server` fixture are shared (tests/support.py, tests/conftest.py).
+from support import SmtpCollector as Collector, free_port as _free_port  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "config" / "survey_r7.yaml"
@@ -46,52 +46,6 @@ MAILABLE = {"B104221010029", "B104221010038", "C104221020016"}
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-class Collector:
-    """aiosmtpd handler keeping every accepted message; can refuse addresses or stop after N."""
-
-    def __init__(self):
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.fail_after: int | None = None
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.fail_after is not None and len(self.messages) >= self.fail_after:
-            return "421 4.3.0 Service shutting down"
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
-
-    def parsed(self) -> list[tuple[list[str], EmailMessage]]:
-        return [(rcpt, email.message_from_bytes(raw, policy=policy.default)) for _, rcpt, raw in self.messages]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    servers = []
-
-    def start(**kwargs):
-        handler = Collector()
-        controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), **kwargs)
-        controller.start()
-        servers.append(controller)
-        return handler, controller.port
-
-    yield start
-    for c in servers:
-        c.stop()
 
 
 @pytest.fixture

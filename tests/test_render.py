@@ -357,3 +357,79 @@ def test_an_action_nobody_could_answer_keeps_its_row_with_empty_shares():
     _, rows = _table(ws, "計画番号")
     training = next(r for r in rows if r[1] and "情報科の研修" in r[1])
     assert all(v is None for v in training[3:-1])
+
+
+# ---------------------------------------------------------------- wording from the definition
+
+
+def _reworded(**changes):
+    """The mini survey with the wording fields of the definition changed (as a new year's file would), built
+    afresh (a model_copy would keep the cached items and matrix of the original)."""
+    data = DEF.model_dump()
+    data["kpi_table"].update(changes.get("kpi_table", {}))
+    for section in data["sections"]:
+        if section["matrix"]:
+            section["matrix"].update(changes.get("matrix", {}))
+    data.update(changes.get("top", {}))
+    return type(DEF).model_validate(data)
+
+
+def test_the_national_label_own_target_names_and_ratio_wording_come_from_the_definition():
+    d = _reworded(kpi_table={"own_target_title": "高校の目標設定", "own_target_sheet": "高校目標"},
+                  matrix={"national_label": "全国（令和9年度）", "national_source": "全国調査 令和9年度", "name": "指導力の点検表"},
+                  top={"ratio_title": "端末の状況", "ratio_note": "注記は定義から。"})
+    entries = [(school(f"E{i:02d}"), _answers_for(d, school(f"E{i:02d}"))) for i in range(6)]
+    entries += [(school("H0", "高等学校"), _answers_for(d, school("H0", "高等学校")))]
+    s = score_of(d, entries)
+    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(d, s, RUN)))
+    assert "高校目標" in wb.sheetnames and "高校等の目標" not in wb.sheetnames
+    texts = {ws.title: " ".join(str(_heading(v)) for r in ws.iter_rows(values_only=True) for v in r if v is not None)
+             for ws in wb.worksheets}
+    assert "全国（令和9年度）" in texts["指導力"] and "全国：全国調査 令和9年度" in texts["指導力"]
+    assert "端末の状況" in texts["環境"] and "注記は定義から。" in texts["環境"]
+    _, md = build_report(d, s, RUN)
+    assert "## 4. 高校の目標設定" in md and "高等学校等の学校目標" not in md
+    assert "指導力の点検表の各項目について" in md and "| 全国（令和9年度） |" in md
+    assert "全国：全国調査 令和9年度。" in md and "注記は定義から。＊は暫定。" in md
+
+
+def test_what_the_definition_leaves_out_is_not_printed():
+    """No own-target school types: no sheet and no report section (the sections after it numbered on); no
+    national source: no 「全国：。」; no derived figures: no table of them."""
+    d = _reworded(kpi_table={"own_target_types": ()}, matrix={"national_source": ""}, top={"ratios": ()})
+    entries = [(school(f"E{i:02d}"), _answers_for(d, school(f"E{i:02d}"))) for i in range(6)]
+    s = score_of(d, entries)
+    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(d, s, RUN)))
+    assert "高校等の目標" not in wb.sheetnames
+    texts = {ws.title: " ".join(str(v) for r in ws.iter_rows(values_only=True) for v in r if v is not None)
+             for ws in wb.worksheets}
+    assert "全国：" not in texts["指導力"] and "稼働端末" not in texts["環境"] and "算出に使った学校" not in texts["環境"]
+    html, md = build_report(d, s, RUN)
+    assert "高等学校等の学校目標" not in md and "id=\"own-targets\"" not in html
+    assert [line for line in md.splitlines() if line.startswith("## ")][:7] == [
+        "## 1. 調査の概要", "## 2. 回収状況", "## 3. 場面ごとの端末活用", "## 4. 行動計画の取組状況",
+        "## 5. 教員のICT活用指導力", "## 6. 環境整備", "## 7. まとめ"]
+    assert "全国：" not in md and "| 指標 |" not in md
+    assert "<h2>4. 行動計画の取組状況</h2>" in html
+
+
+def test_the_provisional_rule_is_explained_in_the_words_of_its_threshold(monkeypatch):
+    import pipeline.score as score_module
+
+    entries = [(school(f"E{i:02d}"), answers_for(school(f"E{i:02d}"))) for i in range(6)]
+    s = run(entries, missing=[school(f"M{i}") for i in range(4)])  # 6 of 10: 暫定 under either rule
+    _, md = build_report(DEF, s, RUN)
+    assert "対象校の8割未満" in md and "回収率が8割に満たない" in md
+    monkeypatch.setattr(score_module, "PROVISIONAL_BELOW", score_module.Decimal("0.75"))
+    _, md = build_report(DEF, s, RUN)
+    assert "対象校の7割5分未満" in md and "回収率が7割5分に満たない" in md and "8割" not in md
+
+
+def test_a_short_term_in_a_narrow_column_breaks_only_after_its_marks(book):
+    from pipeline.render.paper import natural_lines
+
+    assert natural_lines("実施済み・実施中", 90) == "実施済み・\n実施中"  # never 実施済み・実 / 施中
+    assert natural_lines("年1回以上", 90) == "年1回以上"
+    assert natural_lines("実施済み・実施中", 400) == "実施済み・実施中"
+    targets = {c.value for row in book["取組状況"].iter_rows() for c in row if isinstance(c.value, str) and "実施中" in c.value}
+    assert targets == {"実施済み・\n実施中"}

@@ -224,7 +224,7 @@ def test_checklist_weighted_by_teachers():
     # (15 + 1) / (20 + 4) = 66.666 -> 66.7 (weighted), not the mean of 75 % and 25 %.
     assert items.loc[("a1", ALL), "rate"] == 66.7 and items.loc[("a1", ALL), "teachers"] == 24
     cats = s.checklist_categories.set_index(["category", "school_type"])
-    assert cats.loc[("A", ALL), "rate"] == 66.7 and cats.loc[("A", ALL), "national_r6"] == 90.0
+    assert cats.loc[("A", ALL), "rate"] == 66.7 and cats.loc[("A", ALL), "national"] == 90.0
     assert cats.loc[("A", ALL), "diff_national"] == -23.3
     assert cats.loc[("A", ALL), "teachers"] == 24
     assert pd.isna(cats.loc[("B", ALL), "diff_national"])  # no national figure for B

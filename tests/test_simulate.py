@@ -2,20 +2,27 @@
 the pipeline must make of every file.
 
 The simulator plays the schools of the real survey: `definition` and `roster` are the R7 survey and the
-sample roster (conftest.py)."""
+sample roster (conftest.py). It knows no survey's ids: the same survey with every id renamed, and the tests'
+own survey, simulate valid answers and every mistake as well."""
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from devtools.simulate import MISTAKES, apply_mistake, clean_answers, simulate_files, simulate_inbox
+from pipeline.definition import load_definition
+from pipeline.generate import build_template
 from pipeline.ingest import ingest
+from pipeline.normalize import normalize
 from pipeline.problems import PROBLEMS as CATALOGUE
 from pipeline.roster import Roster
-from support import one_per_kind
+from pipeline.validate import validate
+from support import MINI_ROSTER, MINI_SCHOOLS, mini, one_per_kind
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +203,80 @@ def test_benchmark_files_cycle_over_the_roster(definition, small_roster, tmp_pat
     assert all(reads[f.rel].school_code == f.school_code and reads[f.rel].status == "read" for f in manifest)
     # Per school: one accepted file, the newest usable one.
     assert max(Counter(f.school_code for f in manifest if f.status == "accepted").values()) == 1
+
+
+# ---------------------------------------------------------------- any definition, not only R7's ids
+
+
+def renamed_survey(definition, tmp_path):
+    """The R7 survey with every item id that schools answer (and the checklist's prefix) renamed: what the
+    simulator may know of a survey is what its definition says, never an id of this year's. (The prefilled
+    items keep theirs: their ids are also the words of `prefill`.)"""
+    text = Path(definition.source).read_text(encoding="utf-8")
+    ids = sorted((i.id for i in definition.items if not i.matrix_row and i.is_input), key=len, reverse=True)
+    for n, item_id in enumerate(ids):
+        text = re.sub(rf"\b{item_id}\b", f"k{n:02d}", text)
+    text = text.replace("id_prefix: tc", "id_prefix: lv")
+    path = tmp_path / "renamed.yaml"
+    path.write_text(text, encoding="utf-8")
+    renamed = load_definition(path)
+    assert not {"students", "teachers", "devices_pupil", "scene_1", "remarks", "query_explanation"} & set(renamed.by_id)
+    return renamed
+
+
+def answers_pass_every_stage(definition, roster, schools, tmp_path, seed) -> None:
+    """Each school's simulated answers, written into its template and read back, give no problem at all
+    (no error, no query, nothing normalised): valid, and consistent with every check."""
+    rng = random.Random(seed)
+    inbox = tmp_path / f"inbox{seed}"
+    inbox.mkdir()
+    for school in schools:
+        answers = clean_answers(definition, school, rng)
+        (inbox / f"{school.code}.xlsx").write_bytes(build_template(definition, school, answers=answers).content)
+    reads = ingest(inbox, definition, roster)
+    assert [r.file for r in reads if r.status != "read"] == []
+    answers = normalize(definition, roster, reads)
+    problems = answers.problems + validate(definition, roster, answers).problems
+    assert [(p.file, p.item_id, p.code) for p in problems] == []
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_survey_with_other_ids_simulates_plausible_valid_answers(definition, roster, tmp_path, seed):
+    renamed = renamed_survey(definition, tmp_path)
+    schools = one_per_kind(roster)
+    answers_pass_every_stage(renamed, roster, schools, tmp_path, seed)
+    # What the answers look like comes from the definition: the KPI scenes on their scale, the checklist
+    # adding up to its sum item, each check's band, a respondent's name where the label asks for one.
+    m, kt = renamed.matrix, renamed.kpi_table
+    rng = random.Random(seed)
+    for school in schools * 5:
+        a = clean_answers(renamed, school, rng)
+        for row in m.rows:
+            assert sum(a.get(m.item_id(row.key, c.key), 0) for c in m.columns) == a[m.sum_equals]
+        for kpi in kt.kpis:
+            if kpi.item in a and kpi.own_target_item in a:
+                options = renamed.choices_of(renamed.item(kpi.item))
+                assert options.index(a[kpi.own_target_item]) <= options.index(a[kpi.item])
+        name = next(i.id for i in renamed.items if "氏名" in i.label)
+        assert " " in a[name] and a[name] != "記入あり"
+
+
+def test_the_tests_own_survey_simulates_valid_answers(tmp_path):
+    mini_definition = mini()
+    answers_pass_every_stage(mini_definition, MINI_ROSTER, MINI_SCHOOLS, tmp_path, 3)
+
+
+@pytest.mark.parametrize("kind", list(MISTAKES))
+def test_each_mistake_is_made_on_a_survey_with_other_ids(definition, roster, tmp_path, kind):
+    renamed = renamed_survey(definition, tmp_path)
+    school = next(s for s in roster.schools if s.type == "中学校")
+    clean = clean_answers(renamed, school, random.Random(4))
+    answers, expects = MISTAKES[kind](renamed, school, dict(clean), random.Random(4))
+    assert answers != clean and expects
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.xlsx").write_bytes(build_template(renamed, school, answers=answers).content)
+    reads = ingest(inbox, renamed, roster)
+    normalised = normalize(renamed, roster, reads)
+    found = {(p.item_id, p.code) for p in normalised.problems + validate(renamed, roster, normalised).problems}
+    assert {(e.item_id, e.code) for e in expects} <= found

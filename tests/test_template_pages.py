@@ -81,13 +81,13 @@ def test_the_row_check_says_ok_calmly_and_only_a_mismatch_in_red(definition, ros
         for c in checks:
             assert not c.font.b and c.font.color.rgb.endswith("375623")  # calm, whatever it says
         rules = [rule for cf in ws.conditional_formatting for rule in cf.rules]
-        mismatch = '"' + text("template.matrix.check-mismatch") + '"'
+        mismatch = '"' + text("template.matrix.check-mismatch", name="教員数") + '"'
         red = [r for r in rules if r.operator == "equal" and r.formula == [mismatch]]
         assert red and red[0].dxf.font.b and red[0].dxf.font.color.rgb.endswith("C00000")
     # The values a 差戻し copy shows before Excel recalculates: every row is off (teachers 12345).
     cells = [c.coordinate for r in wb["指導力"].iter_rows() for c in r
              if isinstance(c.value, str) and c.value.startswith("=IF(COUNT(")]
-    assert {cached["指導力"][c].value for c in cells} == {text("template.matrix.check-mismatch")}
+    assert {cached["指導力"][c].value for c in cells} == {text("template.matrix.check-mismatch", name="教員数")}
 
 
 def test_integer_error_messages_speak_of_the_items_own_unit(definition, roster):

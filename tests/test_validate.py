@@ -187,8 +187,6 @@ def test_checklist_rows_must_add_up_to_the_teacher_count():
     assert "の合計 21 人が、教員数 20 人と一致しません。" in s.message
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the checklist-sum message says 4段階 whatever the "
-                                       "definition's levels (pipeline/catalogue/problems.py)")
 def test_the_checklist_sum_message_counts_the_definitions_levels():
     _, v = run([file_read(MINI, ELEM, "sum.xlsx", tc_b1_2=16.0)])
     [p] = v.problems

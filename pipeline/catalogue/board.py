@@ -1,17 +1,14 @@
 """What the board pack (集約結果.xlsx) prints: sheet names, headings, column names and notes; and the
-words the scores carry into both the board pack and the report (区の記載なし, the environment's
-derived figures, the summary of a count's answers)."""
+words the scores carry into both the board pack and the report (区の記載なし, the summary of a count's
+answers). Year, plan and survey wording (labels, national figures and their year, the own-target sheet,
+the derived figures) comes from the survey definition, never from here."""
 from __future__ import annotations
 
 TEXTS = {
-    "board.provisional-note": "「暫定」は、対象校の8割未満の回答から算出した値です（回答が揃うと変わることがあります）。",
+    # {share}: the 暫定 rule's threshold in words (8割), from score.PROVISIONAL_BELOW
+    "board.provisional-note": "「暫定」は、対象校の{share}未満の回答から算出した値です（回答が揃うと変わることがあります）。",
     # the scores' own words (score.py), read in the board pack and the report
     "board.no-ward": "（区の記載なし）",
-    "board.ratio.pupils-per-device": "稼働端末1台あたりの児童生徒数",
-    "board.ratio.devices-per-pupil": "児童生徒1人あたりの稼働端末数",
-    "board.ratio.broken-share": "故障・修理中の端末の割合",
-    "board.unit.pupils": "人",
-    "board.unit.devices": "台",
     "board.count-summary": "平均 {mean}・最小 {min}・最大 {max}",
     # the workbook as a whole: properties, the lines above every sheet, the printed page
     "board.font": "游ゴシック",
@@ -56,8 +53,7 @@ TEXTS = {
     "board.title.ward": "{title}（区別）",
     "board.ward.note": "区ごとの値は学校数が少ないため、1校の回答で大きく変わります。",
     "board.ward.rate-note": "赤色は、その校種の{target}に届いていない値です。",
-    # 高校等の目標
-    "board.sheet.own-targets": "高校等の目標",
+    # the schools' own targets (its sheet is named by the definition's kpi_table.own_target_sheet)
     "board.title.own-targets": "{types}：学校ごとの目標に対する達成状況",
     "board.own-targets.summary": "校種別のまとめ（目標を設定した場面のうち、達成した割合）",
     "board.own-targets.detail": "学校・場面ごと",
@@ -81,8 +77,6 @@ TEXTS = {
     # 環境
     "board.sheet.environment": "環境",
     "board.title.environment": "環境・体制",
-    "board.environment.devices": "端末",
-    "board.environment.working-devices": "稼働端末 ＝ 児童生徒用端末 − 故障・修理中の端末。児童生徒数・端末数・故障数がそろった学校で算出。",
     "board.environment.schools-counted": "算出に使った学校",
     "board.environment.means": "台数・日数（1校あたりの平均）",
     "board.environment.targets": "目標のある項目（目標を満たす学校の割合）",
@@ -90,7 +84,7 @@ TEXTS = {
     # 学校別回答
     "board.sheet.per-school": "学校別回答",
     "board.title.per-school": "学校別の回答（1行1校）",
-    "board.per-school.note": "赤色のセルは目標に届いていない回答です（□の取組の目標、場面は「週3回以上」または学校の目標）。"
+    "board.per-school.note": "赤色のセルは目標に届いていない回答です（□の取組の目標、場面は「{meeting}」または学校の目標）。"
                              "出典ファイルは inbox 内のファイル、回答セルは調査票のシートとセルです。",
     "board.per-school.source-cells": "回答セル →",
     # 提出状況, ファイル台帳, エラー・確認一覧, データ
@@ -108,6 +102,7 @@ TEXTS = {
     "board.sheet.trend": "経年",
     "board.title.trend": "{title}の推移",
     "board.trend.note": "{first_year}は計画の「{baseline}」、以降は各年度の調査結果（最新の集約）。",
+    "board.trend.plan-unnamed": "現状",  # a plan year recorded before its plan's name was kept in the history
     "board.chart.trend": "{school_type}：年度別の推移",
     "board.trend.source-plan": "計画（{baseline}）",
     "board.trend.source-run": "調査結果",
@@ -127,7 +122,7 @@ TEXTS = {
     "board.col.provisional-scenes": "暫定の場面",
     "board.col.respondents": "有効回答校",
     "board.col.answering": "回答校",
-    "board.col.meeting": "週3回以上の学校",
+    "board.col.meeting": "{meeting}の学校",
     "board.col.result": "結果",
     "board.col.diff-target": "目標との差",
     "board.col.versus": "{baseline}比",
@@ -161,7 +156,7 @@ TEXTS = {
     "board.col.section": "区分",
     "board.col.teachers": "教員数",
     "board.col.total-of": "{what}（延べ）",
-    "board.col.national-r6": "全国（R6）",
+    "board.col.national": "全国",  # the national figures' heading when the definition gives none
     "board.col.diff-national": "{scope}と全国の差",
     "board.col.rated-teachers": "評価した教員",
     "board.col.wording": "文言",

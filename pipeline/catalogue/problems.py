@@ -36,15 +36,17 @@ PROBLEMS: dict[str, Spec] = {
     "text-too-long": Spec("error", "「{label}」が {length} 文字あり、上限の {max_length} 文字を超えています。", "要点を短くまとめてください。", label="文字数の超過"),
     "value-normalised": Spec("warning", "「{label}」の「{value}」を「{normalised}」として読み取りました。", "次回は{how}で入力してください。", label="読み替えた入力"),
     # --- across cells
-    "checklist-sum": Spec("error", "チェックリスト {row} の4段階の合計 {total} 人が、教員数 {teachers} 人と一致しません。",
-                          "各段階の人数を確かめ、合計が教員数になるようにしてください。", label="チェックリストの合計が教員数と不一致"),
+    # {levels}: the checklist's number of levels; {count_name}: what the item the rows add up to is called (教員数)
+    "checklist-sum": Spec("error", "チェックリスト {row} の{levels}段階の合計 {total} 人が、{count_name} {teachers} 人と一致しません。",
+                          "各段階の人数を確かめ、合計が{count_name}になるようにしてください。", label="チェックリストの合計が教員数と不一致"),
     "check-le": Spec("error", "「{label}」（{value}）が「{other_label}」（{other}）を超えています。", "台数を確かめてください。", label="内訳が全体の数を超える"),
+    # {explain_in}: where the school explains a query (explain.in below, from the definition's explanation item)
     "check-ratio-max": Spec("query", "「{label}」（{value}）が「{other_label}」（{other}）に比べて多すぎるようです。",
-                            "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。", label="他の回答に比べて多すぎる値"),
+                            "誤りでなければ、{explain_in}に理由を書いてください。", label="他の回答に比べて多すぎる値"),
     "check-ratio-min": Spec("query", "「{label}」（{value}）が「{other_label}」（{other}）に比べて少なすぎるようです。",
-                            "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。", label="他の回答に比べて少なすぎる値"),
+                            "誤りでなければ、{explain_in}に理由を書いてください。", label="他の回答に比べて少なすぎる値"),
     "change-from-last-year": Spec("query", "「{label}」が前年度の {previous} から {value} に大きく変わっています。",
-                                  "誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。", label="前年度からの大きな変化"),
+                                  "誤りでなければ、{explain_in}に理由を書いてください。", label="前年度からの大きな変化"),
     # --- across files of one school (merge.py); {basis} and {differences} are texts of catalogue/files.py (order.*)
     "submissions-differ": Spec("query", "同じ学校から回答の異なる提出が届いています。{basis}「{used}」を使用し、「{other}」は使用していません。"
                                         "違いは{count}項目: {differences}。",
@@ -87,8 +89,12 @@ def problem_label(code: str) -> str:
     return spec.label if spec is not None and spec.label else code
 
 
-# How a school should type a value next time: completes 「次回は{how}で入力してください。」
 TEXTS = {
+    # Where a school explains a query (completes 「誤りでなければ、{explain_in}に理由を書いてください。」):
+    # the sheet and name of the definition's explanation item, or, when it has none, the reply mail.
+    "explain.in": "{sheet}シートの「{label}」",
+    "explain.nowhere": "返信のメール",
+    # How a school should type a value next time: completes 「次回は{how}で入力してください。」
     "how.half-width": "半角数字",
     "how.no-spaces": "前後の空白なし",
     "how.no-unit": "単位なし",

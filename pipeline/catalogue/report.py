@@ -21,7 +21,8 @@ TEXTS = {
     "report.chart.result": "結果",
     "report.chart.checklist-title": "区分別の割合（{scope}）と全国",
     "report.chart.city": "本市",
-    "report.chart.national-r6": "全国（令和6年度）",
+    # what the report calls the checklist when the definition gives it no name
+    "report.checklist.name": "チェックリスト",
     # まとめ
     "report.summary.no-answers": "集計できる回答がまだありません（集計対象 0校）。",
     "report.summary.kpis": "{school_types}の場面ごとの端末活用{total}指標",
@@ -36,10 +37,11 @@ TEXTS = {
     "report.summary.low-actions": "行動計画の取組で達成率が低いのは、{figures}です。",
     "report.summary.low-action": "{plan_ref}「{label}」（{rate}）",
     "report.summary.actions-all-met": "行動計画の取組は、集計したすべての項目で、回答した対象校の全校が目標を満たしました。",
-    "report.summary.checklist-all-above": "教員のICT活用指導力は、すべての区分で全国（R6）以上でした。",
-    "report.summary.checklist-below": "教員のICT活用指導力で全国（R6）を下回ったのは、{figures}です。",
+    # {national}: the national figures' heading, with their year, from the definition (全国（R6）)
+    "report.summary.checklist-all-above": "教員のICT活用指導力は、すべての区分で{national}以上でした。",
+    "report.summary.checklist-below": "教員のICT活用指導力で{national}を下回ったのは、{figures}です。",
     "report.summary.checklist-category": "区分{category}（{rate}、全国{national}、{diff}）",
     "report.summary.environment": "環境整備では、{scope}で{figures}です。",
     "report.summary.environment-figure": "{label}は{value}",
-    "report.summary.provisional": "{school_types}は回収率が8割に満たないため、関係する値は暫定です。",
+    "report.summary.provisional": "{school_types}は回収率が{share}に満たないため、関係する値は暫定です。",
 }

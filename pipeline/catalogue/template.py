@@ -4,7 +4,6 @@ from __future__ import annotations
 TEXTS = {
     # every sheet
     "template.separator": "　",  # between the parts of one line (the contact, the notes beside a cell)
-    "template.company": "仙台市教育委員会",  # the workbook's document property
     # column heads
     "template.head.number": "番号",
     "template.head.item": "項目",
@@ -21,12 +20,13 @@ TEXTS = {
     "template.note.optional": "任意",
     "template.note.prefilled": "（入力済み・変更できません）",
     # the checklist (matrix) sheet; its check texts are shown by Excel formulas
-    "template.matrix.teachers": "教員数（表紙で入力した人数）",
+    # {name}: what the rows add up to, as the definition calls it (教員数); {sheet}: where the school enters it
+    "template.matrix.teachers": "{name}（{sheet}で入力した人数）",
     "template.matrix.not-entered": "未入力",
     "template.matrix.column": "{label}\n（人）",
     "template.matrix.category": "{category}　{title}",
     "template.matrix.check-ok": "OK",
-    "template.matrix.check-mismatch": "合計が教員数と違います",
+    "template.matrix.check-mismatch": "合計が{name}と違います",
     # the cover; the status sentences are shown by an Excel formula ({count} becomes the total's cell)
     "template.cover.return-suffix": "　差戻し版",
     "template.cover.deadline": "提出期限",
@@ -41,13 +41,12 @@ TEXTS = {
     "template.notes.sheet": "確認事項",
     "template.notes.title": "{name} への確認事項（{count}件）",
     "template.notes.instruction": "赤い枠のセルを直して保存し、このファイルをそのまま返信してください。"
-                                  "【確認】は誤りでなければ、備考シートの「確認事項への説明」に理由を書いてください。",
+                                  "【確認】は誤りでなければ、{explain_in}に理由を書いてください。",
     "template.notes.head.number": "No.",
     "template.notes.head.cell": "セル",
     "template.notes.head.severity": "区分",
     "template.notes.head.message": "内容",
     "template.notes.reference": "参考",  # the 区分 of a warning
-    "template.comment.author": "教育委員会",
     "template.comment.line": "【{severity}】{message}",
     # input rules of answer cells (prompt when the cell is selected, message when a value is refused)
     "template.error.title": "入力できない値です",

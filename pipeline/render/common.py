@@ -1,10 +1,13 @@
-"""What the workbook and the report share: the facts of the run, and the name of a severity."""
+"""What the workbook and the report share: the facts of the run, the name of a severity, and the notes
+on 暫定 and on the trend's first year."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from ..ja import SEVERITY, timestamp
+from ..catalogue import text
+from ..ja import SEVERITY, fiscal_year_label, timestamp
+from ..score import provisional_share
 
 
 @dataclass(frozen=True)
@@ -22,3 +25,21 @@ class RunInfo:
 
 def severity_ja(sev: str) -> str:
     return SEVERITY.get(sev, sev)
+
+
+def provisional_note() -> str:
+    """What 暫定 means, its threshold in words from the rule itself (score.PROVISIONAL_BELOW)."""
+    return text("board.provisional-note", share=provisional_share())
+
+
+def national_label(matrix) -> str:
+    """The heading of the checklist's national figures: the definition's, with their year (全国（R6））."""
+    return matrix.national_label or text("board.col.national")
+
+
+def plan_note(key: str, years: dict[int, str], first: int) -> str:
+    """The trend's note on its first year when that year comes from a plan, named as that plan named it;
+    "" when the first year is a survey's own result."""
+    if first not in years:
+        return ""
+    return text(key, first_year=fiscal_year_label(first), baseline=years[first] or text("board.trend.plan-unnamed"))

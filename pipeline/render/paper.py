@@ -15,6 +15,7 @@ enough for Excel (the narrower), and a page holds what fits in LibreOffice (the 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -118,6 +119,22 @@ def split_header(header: str) -> str:
         if best_score is None or score < best_score:
             best, best_score = f"{a}\n{b}", score
     return best
+
+
+def natural_lines(value: str, px: int) -> str:
+    """A short text for a narrow column, broken only after 、・）」 where it does not fit on one line
+    (実施済み・実施中 -> 実施済み・ / 実施中, never 実施済み・実 / 施中); a part longer than the column is left
+    to the spreadsheet's own wrapping."""
+    if not value or text_px(value) + PAD_PX <= px:
+        return value
+    parts = re.findall(rf"[^{''.join(BREAK_AFTER)}]*[{''.join(BREAK_AFTER)}]|[^{''.join(BREAK_AFTER)}]+$", value)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and text_px(lines[-1] + part) + PAD_PX > px:
+            lines.append(part)
+        else:
+            lines[-1] += part
+    return "\n".join(lines)
 
 
 def _lines_px(header: str) -> int:

@@ -22,8 +22,8 @@ from ..catalogue.problems import problem_label
 from ..ja import (ALL_SCHOOLS, DASH, FILE_STATUS, SCHOOL_STATUS, count, enumeration, era_date, fiscal_year_label,
                   fiscal_year_short, grouped, isnull, listing, met, pct, pt, target_pct)
 from ..layout import checklist_row_label, text_em
-from ..score import SMALL_N, Scores
-from .common import RunInfo, severity_ja
+from ..score import SMALL_N, Scores, plan_years, provisional_share
+from .common import RunInfo, national_label, plan_note, provisional_note, severity_ja
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PROVISIONAL_MARK = text("report.provisional-mark")  # after a figure in a table: 「45.0%＊」
@@ -168,8 +168,8 @@ def kpi_chart_svg(d: Definition, rows: list[dict], title: str) -> Markup:
     return bar_chart_svg(title, legend, bars)
 
 
-def checklist_chart_svg(rows: list[dict], title: str) -> Markup:
-    legend = [("result", text("report.chart.city")), ("national", text("report.chart.national-r6"))]
+def checklist_chart_svg(rows: list[dict], title: str, national: str) -> Markup:
+    legend = [("result", text("report.chart.city")), ("national", national)]
     bars = [{"label": r["label"], "rate": r["rate"] if r["shown"] and not isnull(r["rate"]) else None,
              "mark": r.get("mark", ""), "markers": [(r.get("national"), "national")]} for r in rows]
     return bar_chart_svg(title, legend, bars)
@@ -219,8 +219,8 @@ def report_context(d: Definition, s: Scores, run: RunInfo) -> dict:
         "deadline": era_date(d.survey.deadline), "generated": era_date(run.generated_at.date()),
         "provisional_mark": PROVISIONAL_MARK, "staff_workbook": text("name.staff-workbook"),
         "small_n": SMALL_N, "suppressed_note": text("report.suppressed-note", dash=DASH, small_n=SMALL_N),
-        "provisional_legend": text("report.provisional-legend", mark=PROVISIONAL_MARK,
-                                   note=text("board.provisional-note")),
+        "provisional_legend": text("report.provisional-legend", mark=PROVISIONAL_MARK, note=provisional_note()),
+        "provisional_share": provisional_share(),
         "all_schools": ALL_SCHOOLS,
         "baseline_short": fiscal_year_short(fy - 1),
         "coverage": cov, "coverage_total": total, "any_provisional": bool(s.coverage["provisional"].any()),
@@ -228,10 +228,11 @@ def report_context(d: Definition, s: Scores, run: RunInfo) -> dict:
         "kpi_by_type": kpi_by_type, "kpi_sentences": [r["sentence"] for r in kpi],
         "wards": _ward_tables(d, s),
         "trend": _trend_table(d, s),
-        "own": _own_context(d, s),
+        "own": _own_context(d, s) if kt.own_target_types else {},
         "policies": _policy_context(d, s, types),
         "checklist": _checklist_context(d, s, types),
         "environment": _environment_context(d, s, types),
+        "ratio_note": d.ratio_note,
         "summary": _summary(d, s, kpi),
         "missing": [r for r in s.schools.to_dict("records") if r["status"] != "submitted"],
         "status_ja": SCHOOL_STATUS,
@@ -287,8 +288,7 @@ def _trend_table(d: Definition, s: Scores) -> dict:
                     cells.append(pct(v) + _mark(y == d.survey.fiscal_year and provisional))
             rows.append({"school_type": ty, "mark": k.mark, "short": k.short, "cells": cells})
     return {"years": [fiscal_year_label(y) for y in years], "rows": rows,
-            "note": text("report.trend-note", first_year=fiscal_year_label(years[0]),
-                         baseline=d.kpi_table.baseline_label) if years else ""}
+            "note": plan_note("report.trend-note", plan_years(t), years[0]) if years else ""}
 
 
 def _own_context(d: Definition, s: Scores) -> dict:
@@ -301,8 +301,8 @@ def _own_context(d: Definition, s: Scores) -> dict:
     per_scene = [{"mark": r["mark"], "short": r["short"], "judged": r["targets"], "met": r["met"],
                   "rate_text": pct(r["rate"]) + mark if _shown(r["targets"]) and not isnull(r["rate"]) else DASH}
                  for r in s.own_target_scenes.to_dict("records")]
-    return {"types": listing(d.kpi_table.own_target_types), "summary": summary, "per_scene": per_scene,
-            "total": total, "schools": int(total["schools"]) if total else 0}
+    return {"title": d.kpi_table.own_target_title, "types": listing(d.kpi_table.own_target_types),
+            "summary": summary, "per_scene": per_scene, "total": total, "schools": int(total["schools"]) if total else 0}
 
 
 def _policy_context(d: Definition, s: Scores, types: list[str]) -> list[dict]:
@@ -368,10 +368,10 @@ def _checklist_context(d: Definition, s: Scores, types: list[str]) -> dict:
         allc = cats[(cats["category"] == key) & (cats["school_type"] == ALL_SCHOOLS)].iloc[0]
         shown = _shown(allc["teachers"] if not isnull(allc["teachers"]) else 0)
         rows.append({"category": key, "title": cat.title, "cells": cells,
-                     "national": pct(cat.national_r6) if cat.national_r6 is not None else DASH,
+                     "national": pct(cat.national) if cat.national is not None else DASH,
                      "diff": pt(allc["diff_national"]) if shown else DASH})
         chart_rows.append({"label": f"{key} {cat.title[:14]}{'…' if len(cat.title) > 14 else ''}",
-                           "rate": allc["rate"], "national": cat.national_r6, "shown": shown,
+                           "rate": allc["rate"], "national": cat.national, "shown": shown,
                            "mark": _mark(allc["provisional"])})
     items = []
     ci = s.checklist_items
@@ -382,9 +382,11 @@ def _checklist_context(d: Definition, s: Scores, types: list[str]) -> dict:
     allrow = cats[cats["school_type"] == ALL_SCHOOLS]
     teachers = int(allrow["teachers"].iloc[0]) if not allrow.empty and not isnull(allrow["teachers"].iloc[0]) else 0
     schools = int(allrow["schools"].iloc[0]) if not allrow.empty else 0
-    return {"positive": positive, "rows": rows, "items": items, "national_source": m.national_source,
+    return {"name": m.name or text("report.checklist.name"), "positive": positive, "rows": rows, "items": items,
+            "national_label": national_label(m), "national_source": m.national_source,
             "teachers": teachers, "schools": schools,
-            "chart": checklist_chart_svg(chart_rows, text("report.chart.checklist-title", scope=ALL_SCHOOLS))}
+            "chart": checklist_chart_svg(chart_rows, text("report.chart.checklist-title", scope=ALL_SCHOOLS),
+                                         national_label(m))}
 
 
 def _ratio_text(value, unit: str, places) -> str:
@@ -460,12 +462,13 @@ def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
     elif h["actions_judged"]:
         out.append(text("report.summary.actions-all-met"))
     if h["checklist_judged"]:
+        national = national_label(d.matrix)
         if not h["below_national"]:
-            out.append(text("report.summary.checklist-all-above"))
+            out.append(text("report.summary.checklist-all-above", national=national))
         else:
-            out.append(text("report.summary.checklist-below", figures=enumeration(
+            out.append(text("report.summary.checklist-below", national=national, figures=enumeration(
                 text("report.summary.checklist-category", category=r["category"], rate=pct(r["rate"]),
-                     national=pct(r["national_r6"]), diff=pt(r["diff_national"])) for r in h["below_national"])))
+                     national=pct(r["national"]), diff=pt(r["diff_national"])) for r in h["below_national"])))
     if h["environment"]:
         out.append(text("report.summary.environment", scope=ALL_SCHOOLS, figures=enumeration(
             text("report.summary.environment-figure", label=r["label"],
@@ -473,7 +476,7 @@ def _summary(d: Definition, s: Scores, kpi: list[dict]) -> list[str]:
     prov = [r["school_type"] for r in s.coverage.to_dict("records")
             if r["provisional"] and r["school_type"] != ALL_SCHOOLS]
     if prov:
-        out.append(text("report.summary.provisional", school_types=listing(prov)))
+        out.append(text("report.summary.provisional", school_types=listing(prov), share=provisional_share()))
     return out
 
 

@@ -16,7 +16,7 @@ from ..definition import Definition
 from ..ja import ALL_SCHOOLS, FILE_STATUS, PROVISIONAL, SCHOOL_STATUS, SEVERITY_ORDER, count, isnull, listing
 from ..layout import checklist_row_label
 from ..score import Scores
-from .common import RunInfo, severity_ja
+from .common import RunInfo, provisional_note, severity_ja
 from .xlsx import Book, Col, col, quote
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -162,7 +162,7 @@ def _about(b: _Staff) -> None:
 def _per_school_sheet(b: _Staff) -> None:
     d, s = b.d, b.s
     sh = b.sheet("board.sheet.per-school", text("board.title.per-school"))
-    sh.note(text("board.per-school.note"))
+    sh.note(text("board.per-school.note", meeting=d.kpi_table.meeting[-1]))  # the least frequent answer that meets
     items = [i for i in d.items if i.prefill is None]
     fixed = [col("board.col.school-code", width=16), col("board.col.school-name", width=26),
              col("board.col.school-type", width=10), col("board.col.ward", width=9),
@@ -305,7 +305,7 @@ def _actions_detail(b: _Staff) -> None:
                                 "max_type": "num", "max_value": 1})
     sh.cf_text(first, last, 15, PROVISIONAL, b.warn)
     sh.note(text("board.actions.note"))
-    sh.note(text("board.provisional-note"))
+    sh.note(provisional_note())
 
 
 def _checklist_detail(b: _Staff) -> None:
@@ -345,17 +345,22 @@ def _environment_detail(b: _Staff) -> None:
         col("board.col.provisional", width=7), col("board.col.item-id", width=18)],
         [[r.label, r.plan_ref, r.school_type, r.concerned, r.respondents, r.sum, r.mean, r.unit, r.breakdown,
           r.target, r.met, r.rate, _prov(r.provisional), r.item_id] for r in e.itertuples()])
-    sh.note(text("board.provisional-note"))
+    sh.note(provisional_note())
 
 
 def _trend_detail(b: _Staff) -> None:
     d, s = b.d, b.s
     sh = b.sheet("staff.sheet.trend", text("staff.title.trend", title=d.kpi_table.title))
     shorts = {k.id: k.short for k in d.kpi_table.kpis}
-    src = {"plan": text("board.trend.source-plan", baseline=d.kpi_table.baseline_label),
-           "run": text("board.trend.source-run")}
+    run = text("board.trend.source-run")
+
+    def source(r) -> str:
+        """Where a year's figure comes from: this survey's results, or the plan that year, by its own name."""
+        if r.source != "plan":
+            return run if r.source == "run" else r.source
+        return text("board.trend.source-plan", baseline=r.plan_label or text("board.trend.plan-unnamed"))
     sh.table("tbl_trend_long", [col("board.col.fiscal-year", width=12), col("board.col.scene", width=26),
                                 col("board.col.school-type", width=10), col("board.col.rate", "pct", 9),
                                 col("board.col.source", width=18), col("board.col.item-id", width=10)],
-             [[r.year_label, shorts.get(r.kpi_id, r.kpi_id), r.school_type, r.rate, src.get(r.source, r.source),
+             [[r.year_label, shorts.get(r.kpi_id, r.kpi_id), r.school_type, r.rate, source(r),
                r.kpi_id] for r in s.trend.itertuples()])

@@ -19,9 +19,9 @@ from ..definition import Definition
 from ..ja import (ALL_SCHOOLS, MET, PROVISIONAL, SCHOOL_STATUS, era_date, fiscal_year_label, half_width_digits,
                   isnull, listing, met)
 from ..layout import checklist_row_label
-from ..score import NO_WARD, Scores
-from .common import RunInfo
-from .paper import Cell, PaperSheet, Placed
+from ..score import NO_WARD, Scores, plan_years
+from .common import RunInfo, national_label, plan_note, provisional_note
+from .paper import Cell, PaperSheet, Placed, natural_lines
 from .xlsx import FONT, Book, Col, col, quote
 
 PORTRAIT, LANDSCAPE = False, True
@@ -29,6 +29,7 @@ CHART_FONT = {"name": FONT, "size": 9}
 SERIES_COLORS = ("#2F5597", "#A5A5A5", "#ED7D31", "#70AD47", "#FFC000")
 CHART_MIN_TEACHERS = 100  # a school type with fewer teachers is in the table, not in the chart
 TARGET_ROW = {"bg_color": "#F2F2F2", "italic": True}  # a row of targets above the rows measured against it
+TARGET_PX = 90  # the 目標 column of 取組状況: 実施済み・実施中 on two lines, 年1回以上 on one
 
 
 def build_workbook(definition: Definition, scores: Scores, run_info: RunInfo) -> bytes:
@@ -46,7 +47,11 @@ class _Board(Book):
         self.s = s
 
     def sheet(self, name_key: str, title: str, *, landscape: bool) -> PaperSheet:
-        return PaperSheet(self, text(name_key), title, landscape=landscape)
+        return self.named_sheet(text(name_key), title, landscape=landscape)
+
+    def named_sheet(self, name: str, title: str, *, landscape: bool) -> PaperSheet:
+        """A sheet whose name the definition gives (e.g. its own-target sheet)."""
+        return PaperSheet(self, name, title, landscape=landscape)
 
     # ---- highlights of a placed table (conditional formats follow edits made by the board)
 
@@ -160,7 +165,7 @@ def _overview(b: _Board) -> None:
             [[r.severity_ja, problem_label(r.code), r.count, r.schools] for r in pc.itertuples()])
         sh.note(text("board.overview.problems-note"))
     sh.note(_meeting_text(d))
-    sh.note(text("board.provisional-note"))
+    sh.note(provisional_note())
     sh.finish()
 
 
@@ -183,8 +188,10 @@ def _kpi_sheet(b: _Board) -> None:
     base, tgt, nat = _kpi_labels(d)
     sh = b.sheet("board.sheet.kpi", text("board.title.kpi", title=kt.title), landscape=LANDSCAPE)
     k = _kpi_sorted(s)
+    # meeting lists the scale's answers that meet the KPI, most frequent first: the last names the bar (週3回以上).
     cols = [col("board.col.school-type"), col("board.col.scene"), col("board.col.respondents", "int"),
-            col("board.col.meeting", "int"), col("board.col.result", "pct"), Col(base, "pct"), Col(tgt, "pct"),
+            col("board.col.meeting", "int", meeting=kt.meeting[-1]), col("board.col.result", "pct"),
+            Col(base, "pct"), Col(tgt, "pct"),
             Col(nat, "pct"), col("board.col.diff-target", "pt"), col("board.col.versus", "pt", baseline=base),
             col("board.col.diff-from", "pt", other=nat), col("board.col.judgement", "mark"),
             col("board.col.provisional", "mark")]
@@ -200,7 +207,7 @@ def _kpi_sheet(b: _Board) -> None:
     sh.note(_meeting_text(d))
     if kt.source_note:
         sh.note(text("board.kpi.national-source", national=nat, source=kt.source_note))
-    sh.note(text("board.provisional-note"))
+    sh.note(provisional_note())
 
     def charts() -> list:
         """One bar chart per school type (結果, R6現状, R7市目標, 国KPI per scene), side by side on one scale."""
@@ -218,14 +225,19 @@ def _kpi_sheet(b: _Board) -> None:
                     if i == 4 else {}})
             chart.set_title({"name": text("board.chart.kpi", school_type=school_type, title=kt.title),
                              "name_font": {"size": 10, "name": FONT}})
-            chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%",
-                              "major_gridlines": {"visible": True}, "num_font": CHART_FONT})
-            chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
-            chart.set_legend({"position": "bottom", "font": CHART_FONT})
+            _percent_bars(chart)
             out.append(chart)
         return out
     sh.charts(charts, 436, 580)
     sh.finish()
+
+
+def _percent_bars(chart) -> None:
+    """Horizontal bars on a 0–100 % axis, the first category on top, the legend below (every chart of the pack)."""
+    chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
+                      "major_gridlines": {"visible": True}})
+    chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
+    chart.set_legend({"position": "bottom", "font": CHART_FONT})
 
 
 def _ward_sheet(b: _Board) -> None:
@@ -235,7 +247,7 @@ def _ward_sheet(b: _Board) -> None:
     kt = d.kpi_table
     _, tgt, _ = _kpi_labels(d)
     sh = b.sheet("board.sheet.ward", text("board.title.ward", title=kt.title), landscape=LANDSCAPE)
-    sh.note(text("board.ward.note") + text("board.provisional-note"))
+    sh.note(text("board.ward.note") + provisional_note())
     w, k = s.kpi_ward, s.kpi
     kpis = [kpi for kpi in kt.kpis if kpi.id in set(k["kpi_id"])]
     submitted = s.schools[s.schools["status"] == "submitted"]
@@ -276,13 +288,17 @@ def _ward_sheet(b: _Board) -> None:
     sh.finish()
 
 
-# ---------------------------------------------------------------- 高校等の目標
+# ---------------------------------------------------------------- the schools' own targets (高校等の目標)
 
 
 def _own_target_sheet(b: _Board) -> None:
+    """On the sheet the definition names, when it has school types that set their own targets."""
     d, s = b.d, b.s
-    sh = b.sheet("board.sheet.own-targets", text("board.title.own-targets",
-                                                   types=listing(d.kpi_table.own_target_types)), landscape=LANDSCAPE)
+    kt = d.kpi_table
+    if not kt.own_target_types:
+        return
+    sh = b.named_sheet(kt.own_target_sheet, text("board.title.own-targets", types=listing(kt.own_target_types)),
+                       landscape=LANDSCAPE)
     sh.heading(text("board.own-targets.summary"))
     t = sh.table("tbl_own_summary", [
         col("board.col.school-type"), col("board.col.schools", "int"), col("board.col.answering", "int"),
@@ -337,17 +353,17 @@ def _actions_sheet(b: _Board) -> None:
     scopes = _scopes(s)
     # Plain lookups, not a pivot: a pivot drops an item whose every rate is empty (e.g. no 特別支援学校 answered).
     cells = _pivot(a, "item_id", scopes)
-    rows = [[r.plan_ref, r.label, r.target, *_scope_row(cells, r.item_id, scopes)]
+    rows = [[r.plan_ref, r.label, natural_lines(r.target, TARGET_PX), *_scope_row(cells, r.item_id, scopes)]
             for r in a.drop_duplicates("item_id").itertuples()]
     t = sh.table("tbl_actions_summary", [
         col("board.col.plan-ref"), col("board.col.action-item", "wrap", max_px=420),
-        col("board.col.target", "wrap", max_px=90), *_scope_columns(scopes),
+        col("board.col.target", "wrap", max_px=TARGET_PX), *_scope_columns(scopes),
         col("board.col.provisional-types", "wrap", max_px=90)], rows)
     t.after.append(lambda p: sh.cf(p, 3, {"type": "data_bar", "bar_color": "#BDD7EE", "bar_solid": True,
                                           "min_type": "num", "min_value": 0, "max_type": "num", "max_value": 1},
                                    2 + len(scopes)))
     sh.note(text("board.actions.note"))
-    sh.note(text("board.provisional-note"))
+    sh.note(provisional_note())
     sh.finish()
 
 
@@ -371,11 +387,11 @@ def _checklist_sheet(b: _Board) -> None:
     scopes = _scopes(s)
     cats = s.checklist_categories
     cells = _pivot(cats, "category", scopes)
-    national = dict(zip(cats["category"], cats["national_r6"]))
+    national = dict(zip(cats["category"], cats["national"]))
     whole = {r.category: r.diff_national for r in cats[cats["school_type"] == ALL_SCHOOLS].itertuples()}
     sh.heading(text("board.checklist.categories"))
     cols = [col("board.col.category"), col("board.col.content", "wrap", max_px=300), *_scope_columns(scopes),
-            col("board.col.national-r6", "pct"), col("board.col.diff-national", "pt", scope=ALL_SCHOOLS),
+            Col(national_label(m), "pct"), col("board.col.diff-national", "pt", scope=ALL_SCHOOLS),
             col("board.col.provisional-types", "wrap", max_px=90)]
     rows = []
     for key, cat in m.categories.items():
@@ -391,8 +407,9 @@ def _checklist_sheet(b: _Board) -> None:
     sh.table("tbl_checklist_counts", [col("board.col.count-of"), *_scope_columns(scopes, "int")],
              [[text("board.col.answering"), *[counts.get((t_, "schools")) for t_ in scopes]],
               [text("board.col.teachers"), *[counts.get((t_, "teachers")) for t_ in scopes]]])
-    sh.note(text("board.checklist.national-source", source=m.national_source))
-    sh.note(text("board.checklist.weighting") + text("board.provisional-note"))
+    if m.national_source:
+        sh.note(text("board.checklist.national-source", source=m.national_source))
+    sh.note(text("board.checklist.weighting") + provisional_note())
 
     def chart() -> list:
         """Per category: the city's school types with most teachers, 全体 and the national figure."""
@@ -408,10 +425,7 @@ def _checklist_sheet(b: _Board) -> None:
                           "values": [sh.name, first, p.columns[i], last, p.columns[i]],
                           "data_labels": {"value": True, "num_format": "0.0%", "font": {"size": 8, "name": FONT}}})
         c.set_title({"name": text("board.chart.checklist", scope=ALL_SCHOOLS), "name_font": {"size": 10, "name": FONT}})
-        c.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
-                      "major_gridlines": {"visible": True}})
-        c.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
-        c.set_legend({"position": "bottom", "font": CHART_FONT})
+        _percent_bars(c)
         return [c]
     sh.charts(chart, 880, 560)
     sh.finish()
@@ -432,7 +446,7 @@ def _checklist_items_sheet(b: _Board) -> None:
         col("board.col.item"), col("board.col.content", "wrap", max_px=420), *_scope_columns(scopes),
         col("board.col.provisional-types", "wrap", max_px=90)],
         [[checklist_row_label(r.key), labels.get(r.key, r.label), *_scope_row(cells, r.key, scopes)] for r in m.rows])
-    sh.note(text("board.checklist.weighting") + text("board.provisional-note"))
+    sh.note(text("board.checklist.weighting") + provisional_note())
     sh.finish()
 
 
@@ -443,8 +457,18 @@ def _environment_sheet(b: _Board) -> None:
     d, s = b.d, b.s
     sh = b.sheet("board.sheet.environment", text("board.title.environment"), landscape=LANDSCAPE)
     scopes = _scopes(s)
-    sh.heading(text("board.environment.devices"))
     ratios = s.environment_ratios
+    if not ratios.empty:
+        _ratio_table(sh, ratios, scopes, d)
+    _environment_items(sh, d, s, scopes)
+    sh.note(provisional_note())
+    sh.finish()
+
+
+def _ratio_table(sh: PaperSheet, ratios: pd.DataFrame, scopes: list[str], d: Definition) -> None:
+    """The definition's derived figures per scope, and the schools they were computed over."""
+    if d.ratio_title:
+        sh.heading(d.ratio_title)
     cells = _pivot(ratios, "metric", scopes, "value")
     rows = []
     for r in ratios.drop_duplicates("metric").itertuples():
@@ -456,8 +480,11 @@ def _environment_sheet(b: _Board) -> None:
                                                               for t in scopes], ""])
     sh.table("tbl_env_ratios", [col("board.col.indicator"), *_scope_columns(scopes, "num2"),
                                 col("board.col.provisional-types", "wrap", max_px=90)], rows)
-    sh.note(text("board.environment.working-devices"))
+    if d.ratio_note:
+        sh.note(d.ratio_note)
 
+
+def _environment_items(sh: PaperSheet, d: Definition, s: Scores, scopes: list[str]) -> None:
     env = s.environment
     order = [i for i in d.items if i.id in set(env["item_id"])]
     counts = [i for i in order if i.type == "integer"]
@@ -485,8 +512,6 @@ def _environment_sheet(b: _Board) -> None:
         sh.table("tbl_env_breakdown", [col("board.col.item", "wrap", max_px=300),
                                        col("board.col.breakdown", "wrap", max_px=560)],
                  [[i.label, whole.get(i.id, "")] for i in choices])
-    sh.note(text("board.provisional-note"))
-    sh.finish()
 
 
 # ---------------------------------------------------------------- 経年
@@ -515,7 +540,9 @@ def _trend_sheet(b: _Board) -> None:
     placed: list[Placed] = []
     table.after.append(placed.append)
     if years:
-        sh.note(text("board.trend.note", first_year=fiscal_year_label(min(years)), baseline=d.kpi_table.baseline_label))
+        note = plan_note("board.trend.note", plan_years(t), int(min(years)))
+        if note:
+            sh.note(note)
 
     def charts() -> list:
         p, out = placed[0], []
@@ -532,10 +559,7 @@ def _trend_sheet(b: _Board) -> None:
                                   "data_labels": {"value": True, "num_format": "0.0%",
                                                   "font": {"size": 7, "name": FONT}}})
             chart.set_title({"name": text("board.chart.trend", school_type=ty), "name_font": {"size": 10, "name": FONT}})
-            chart.set_x_axis({"min": 0, "max": 1, "major_unit": 0.2, "num_format": "0%", "num_font": CHART_FONT,
-                              "major_gridlines": {"visible": True}})
-            chart.set_y_axis({"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": CHART_FONT})
-            chart.set_legend({"position": "bottom", "font": CHART_FONT})
+            _percent_bars(chart)
             out.append(chart)
         return out
     sh.charts(charts, 436, 300)
