@@ -17,6 +17,7 @@ no question text or target value lives here. Rules decided here (documented for 
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
@@ -557,28 +558,30 @@ def _per_school(ctx: _Ctx, schools: pd.DataFrame, responses: pd.DataFrame):
     r["school_code"] = r["school_code"].astype(str)
     r = r[r["school_code"].isin([s.code for s in ctx.roster.schools if ctx.status[s.code] == "submitted"])]
     r = r[r["item_id"].isin(list(ctx.d.by_id))]
-    loc = (r["sheet"].astype(str) + "!" + r["cell"].astype(str))
-    loc = loc[(r["sheet"].astype(str) != "") & (r["cell"].astype(str) != "")]
-    if not loc.empty:
-        sources = loc.groupby(r.loc[loc.index, "item_id"]).agg(lambda x: x.value_counts().index[0]).to_dict()
+    codes, item_ids_r, raws = r["school_code"].tolist(), r["item_id"].tolist(), r["value"].tolist()
+    files_r, sheets, cells = (r[c].astype(str).tolist() for c in ("file", "sheet", "cell"))
+    # Where each item was found, the place most files had it (first seen wins a tie).
+    places: dict[str, Counter] = {}
+    for item_id, sheet, cell in zip(item_ids_r, sheets, cells):
+        if sheet and cell:
+            places.setdefault(item_id, Counter())[f"{sheet}!{cell}"] += 1
+    sources = {i: places[i].most_common(1)[0][0] for i in sorted(places)}
 
     roster = ctx.roster.by_code()
     titles = {s.id: s.title for s in ctx.d.sections}
-    out = []
-    for code, item_id, raw, file, sheet, cell in zip(r["school_code"].tolist(), r["item_id"].tolist(), r["value"].tolist(),
-                                                     r["file"].astype(str).tolist(), r["sheet"].astype(str).tolist(),
-                                                     r["cell"].astype(str).tolist()):
+    rows = []  # 20,000+ for a city: tuples in data_cols' order
+    for code, item_id, raw, file, sheet, cell in zip(codes, item_ids_r, raws, files_r, sheets, cells):
         item = ctx.d.by_id[item_id]
         s = roster[code]
-        value = ctx.answers.get(code, {}).get(item_id)
+        answers = ctx.answers.get(code, {})
+        value = answers.get(item_id)
         if value is None and raw is not None and not (isinstance(raw, float) and raw != raw):
             value = str(raw)  # unusable for scoring, still shown as the school wrote it
-        out.append({"school_code": code, "school_name": s.name, "school_type": s.type, "ward": s.ward,
-                    "section": titles.get(item.section, item.section), "item_id": item_id, "label": item.label,
-                    "plan_ref": item.plan_ref or "", "value": value,
-                    "below_target": below_target(ctx.d, s, item, value, ctx.answers.get(code, {})),
-                    "file": file, "sheet": sheet, "cell": cell})
-    return per_school, sources, pd.DataFrame(out, columns=data_cols)
+        rows.append((code, s.name, s.type, s.ward, titles.get(item.section, item.section), item_id, item.label,
+                     item.plan_ref or "", value, below_target(ctx.d, s, item, value, answers), file, sheet, cell))
+    if not rows:
+        return per_school, sources, pd.DataFrame(columns=data_cols)
+    return per_school, sources, pd.DataFrame.from_records(rows, columns=data_cols)
 
 
 def _problem_counts(problems: pd.DataFrame) -> pd.DataFrame:
