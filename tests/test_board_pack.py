@@ -344,6 +344,20 @@ def test_no_text_is_wider_than_its_column_or_taller_than_its_row(board):
     assert cut == []
 
 
+def test_the_staff_workbooks_names_are_not_cut(city):
+    """集約結果_職員用.xlsx is read on screen: its 説明 sheet's names (学校一覧, 受付フォルダーのファイル数…) are whole
+    beside their values, in LibreOffice's and in Excel's columns."""
+    ws = openpyxl.load_workbook(city / "集約結果_職員用.xlsx")["説明"]
+    keys = [c for c in ws["A"] if _is_key_cell(c)]
+    assert len(keys) >= 4
+    cut = []
+    for calc, pt_per_px, pad in ((True, CALC_PT_PER_PX, CALC_CELL_PAD_PT), (False, EXCEL_PT_PER_PX, EXCEL_CELL_PAD_PT)):
+        box = _column_px(ws)[1] * pt_per_px - pad
+        cut += [f"{'Calc' if calc else 'Excel'}: {c.value}" for c in keys
+                if _width(c.value, float(c.font.sz or 11), True) > box]
+    assert cut == []
+
+
 def test_every_sheet_fits_the_page_width(board):
     for ws in board.worksheets:
         landscape = ws.page_setup.orientation == "landscape"

@@ -17,6 +17,7 @@ from ..ja import ALL_SCHOOLS, FILE_STATUS, PROVISIONAL, SCHOOL_STATUS, SEVERITY_
 from ..layout import checklist_row_label
 from ..score import Scores
 from .common import RunInfo, provisional_note, severity_ja
+from .paper import page_width_px, text_height, text_px
 from .xlsx import Book, Col, col, quote
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -145,15 +146,22 @@ def _about(b: _Staff) -> None:
         sh.ws.write_string(sh.row, 0, k, b.cell_format("key"))
         sh.ws.write_string(sh.row, 1, v or "", b.cell_format("text"))
         sh.row += 1
-    sh.ws.set_column(0, 0, 18)
-    sh.ws.set_column(1, 1, 90)
     m = d.matrix
     unverified = [r for r in m.rows if not r.verified] if m else []
+    # Column A holds the keys above and the table's short labels: as wide as the longest key; B the rest of the
+    # page (set after the table, over its widths).
+    key_px = max(text_px(k, bold=True) for k, _ in rows)
+    text_px_b = page_width_px(landscape=True) - key_px
     if unverified:
         sh.row += 1
         sh.note(text("staff.about.unverified"), "heading")
-        sh.table("tbl_unverified", [col("board.col.item", width=8), col("board.col.content", "wrap", 100)],
-                 [[checklist_row_label(r.key), r.label] for r in unverified])
+        _, first, _ = sh.table("tbl_unverified", [col("board.col.item", width=8),
+                                                  col("board.col.content", "wrap", 100)],
+                               [[checklist_row_label(r.key), r.label] for r in unverified])
+        for n, r in enumerate(unverified):  # applications do not grow a wrapped row by themselves
+            sh.ws.set_row(first + n, text_height(r.label, text_px_b))
+    sh.ws.set_column_pixels(0, 0, key_px)
+    sh.ws.set_column_pixels(1, 1, text_px_b)
 
 
 # ---------------------------------------------------------------- 学校別回答
