@@ -97,7 +97,10 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     from .score import score
     from .validate import validate
     from . import generate  # noqa: F401  (the 差戻し workbooks)
-    prepare()
+    # The board pack and the report are rendered in a forked child unless fork is unavailable or the inbox is one
+    # of the largest (see below).
+    in_child = reading.n_files <= RENDER_CHILD_MAX_FILES
+    prepare(report_here=not (in_child and parallel.forking()))
     laps("imports (overlapping the reading)")
 
     # Each file's answers are normalised as it arrives (while the others are still being read); the reads keep no
@@ -131,7 +134,6 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
 
     # The 差戻し workbooks need the problems and the answers only: made in a forked child while this process
     # scores and the others render (in-process where fork is unavailable, or for the largest inboxes).
-    in_child = len(reads) <= RENDER_CHILD_MAX_FILES
     returning = parallel.in_child(_return_workbooks, definition, roster, problems, merged.latest, answers.long, now,
                                   enabled=in_child)
     laps("return workbooks started")

@@ -229,6 +229,7 @@ class Reading:
 
     def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool, cache=None):
         self.paths, self.inbox, self.definition, self.roster, self.cache = paths, inbox, definition, roster, cache
+        self.n_files = len(paths)
         self.results: list = [None] * len(paths)
         self.ctx = mp.get_context(start_method())
         indexed = list(enumerate(paths))
@@ -365,6 +366,7 @@ class _Done:
 
     def __init__(self, reads: list):
         self.reads = reads
+        self.n_files = len(reads)
 
     def result(self, on_read: Callable | None = None) -> list:
         return [on_read(r) for r in self.reads] if on_read else self.reads

@@ -32,13 +32,16 @@ def csv_bytes(df) -> bytes:
     return df.to_csv(index=False, na_rep="", lineterminator="\r\n").encode("utf-8-sig")
 
 
-def prepare() -> None:
-    """Import what rendering uses and compile the report's templates, ahead of time (consolidate does it while the
-    files are read, so that the processes rendering later start with it done)."""
+def prepare(report_here: bool = True) -> None:
+    """Import what rendering uses, ahead of time (consolidate does it while the files are read, so that the
+    processes rendering later start with it done); the report's templates are compiled too when this process will
+    render the report (else the child rendering it compiles them, beside the longer staff workbook: 0.07 s off a
+    190-school run)."""
     from . import staff, workbook  # noqa: F401
     from .report import templates
 
-    templates()
+    if report_here:
+        templates()
 
 
 PARTS = ("board", "staff", "report")  # what render_outputs makes; the driver makes them in separate processes
