@@ -1,4 +1,4 @@
-"""make bench: the performance goals (issue 15), measured as whole processes in one run, with goal,
+"""make bench: the performance goals, measured as whole processes in one run, with goal,
 measured value and met / not met.
 
 Goals (ratios against the naive baseline measured in the same run, alternating with it):
