@@ -151,7 +151,7 @@ def _about(b: _Staff) -> None:
     # Column A holds the keys above and the table's short labels: as wide as the longest key; B the rest of the
     # page (set after the table, over its widths).
     key_px = max(text_px(k, bold=True) for k, _ in rows)
-    text_px_b = page_width_px(landscape=True) - key_px
+    content_px = page_width_px(landscape=True) - key_px
     if unverified:
         sh.row += 1
         sh.note(text("staff.about.unverified"), "heading")
@@ -159,9 +159,9 @@ def _about(b: _Staff) -> None:
                                                   col("board.col.content", "wrap", 100)],
                                [[checklist_row_label(r.key), r.label] for r in unverified])
         for n, r in enumerate(unverified):  # applications do not grow a wrapped row by themselves
-            sh.ws.set_row(first + n, text_height(r.label, text_px_b))
+            sh.ws.set_row(first + n, text_height(r.label, content_px))
     sh.ws.set_column_pixels(0, 0, key_px)
-    sh.ws.set_column_pixels(1, 1, text_px_b)
+    sh.ws.set_column_pixels(1, 1, content_px)
 
 
 # ---------------------------------------------------------------- 学校別回答
