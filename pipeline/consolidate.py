@@ -87,12 +87,16 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     # pandas and the later stages, about half a second that would otherwise come first.
     # What earlier runs found in files whose bytes (and definition, and program) are unchanged is reused.
     cache = ReadCache.for_outbox(outbox, definition)
-    reading = parallel.start_reading(inbox, definition, roster, progress=progress, cache=cache)
+    # Each file's answers are normalised where it is read, and sent rather than its cells (30,000 files hold
+    # millions of them).
+    from .normalize import Normalizer
+    normalizer = Normalizer(definition, roster)
+    reading = parallel.start_reading(inbox, definition, roster, progress=progress, cache=cache,
+                                     prepare=normalizer.split)
     from . import history as hist
     from .collect import load_provenance
     from .ingest import problems_of, with_provenance
     from .merge import merge, rival_queries, sender_queries
-    from .normalize import Normalizer
     from .render import RunInfo, csv_bytes, prepare, render_names, render_outputs
     from .score import score
     from .validate import validate
@@ -103,10 +107,7 @@ def run(definition: Definition, roster: Roster, inbox: Path, outbox: Path, *, pr
     prepare(report_here=not (in_child and parallel.forking()))
     laps("imports (overlapping the reading)")
 
-    # Each file's answers are normalised as it arrives (while the others are still being read); the reads keep no
-    # cells (30,000 files hold millions of them).
-    normalizer = Normalizer(definition, roster)
-    reads = reading.result(on_read=normalizer.take)  # in file-name order, whatever order the workers finished in
+    reads = reading.result(on_read=normalizer.absorb)  # in file-name order, whatever order the workers finished in
     if cache is not None:
         cache.flush()  # what the readers found in files read afresh, kept for the next run
     # Files saved from mail by `collect`: who sent each and when, from the record beside the inbox.

@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from .definition import Definition, Item
 from .itemtypes import Read, read_value
 from .ja import show
@@ -22,6 +19,8 @@ from .problems import Problem, problem
 from .roster import Roster
 
 if TYPE_CHECKING:  # the ingest stage's record; only its fields are used here
+    import pandas as pd
+
     from .ingest import FileRead
 
 LONG_COLUMNS = ["file", "school_code", "item_id", "sheet", "cell", "raw", "value"]
@@ -45,8 +44,9 @@ def normalize(definition: Definition, roster: Roster, reads: list[FileRead]) -> 
 
 
 class Normalizer:
-    """normalize, a file at a time: `take` each file (consolidate gives it each one as the readers send it, and
-    keeps the file without its cells), then `answers` for the files wanted, in their order."""
+    """normalize, a file at a time: `take` each file (or `split` it where it is read and `absorb` the result here:
+    consolidate's readers normalise the files they read, and send the answers rather than the cells), then
+    `answers` for the files wanted, in their order."""
 
     def __init__(self, definition: Definition, roster: Roster):
         self.definition = definition
@@ -57,6 +57,7 @@ class Normalizer:
         # is part of the key: True == 1 and 3 == 3.0 must not share a result.
         self.memo: dict[tuple, Read] = {}
         self.parts: dict[str, tuple] = {}  # file -> (school code, item ids, sheets, cells, raws, values, problems)
+        self.layouts: dict[tuple, tuple] = {}  # (item ids, sheets, cells) -> the same, one object per layout
 
     def _typed(self, items: dict[str, Item], item_id: str, raw, remember: bool = True) -> Read:
         item = items[item_id]
@@ -67,6 +68,19 @@ class Normalizer:
 
     def take(self, read: FileRead) -> FileRead:
         """Normalise one file's cells; the file back without them (they are kept here as answers)."""
+        return self.absorb(self.split(read))
+
+    def absorb(self, split) -> FileRead:
+        """What `split` gave (perhaps in a reading worker, each with its own Normalizer): its answers kept here,
+        the file given back. A FileRead not split (a file refused) is given back as it is."""
+        if isinstance(split, tuple):
+            read, part = split
+            self.parts[read.file] = part
+            return read
+        return split
+
+    def split(self, read: FileRead):
+        """(the file without its cells, its answers), or the file itself when it was not read."""
         if read.status != "read":
             return read
         school = self.schools[read.school_code]
@@ -82,6 +96,10 @@ class Normalizer:
         problems: list[Problem] = []
         if kept:
             ids, sheets, refs, raws = zip(*kept)
+            # Every school of a template has the same ids, sheets and cells: one object for each such layout, so
+            # that a reader sends it once for all the files of a message (pickle refers back to what it has sent).
+            layout = self.layouts.setdefault((ids, sheets, refs), (ids, sheets, refs))
+            ids, sheets, refs = layout
             memo_get = self.memo.get
             try:
                 typed = [memo_get((i, r.__class__, r)) or self._typed(items, i, r) for i, r in zip(ids, raws)]
@@ -96,11 +114,13 @@ class Normalizer:
                                             label=item.label, normalised=show(n.value), how=n.how_text))
         else:
             ids = sheets = refs = raws = values = ()
-        self.parts[read.file] = (school.code, ids, sheets, refs, raws, values, problems)
-        return replace(read, cells=())
+        return replace(read, cells=()), (school.code, ids, sheets, refs, raws, values, problems)
 
     def answers(self, reads: list[FileRead]) -> Answers:
         """The answers of `reads` (those read), in their order."""
+        import numpy as np
+        import pandas as pd  # here: the readers are started (and normalise) before the driver imports pandas
+
         item_ids: list[str] = []
         sheets: list[str] = []
         cells: list[str] = []
@@ -133,7 +153,9 @@ class Normalizer:
         return Answers(long=long, problems=problems, files={f: s for f, s, _ in per_file})
 
 
-def _objects(values: list) -> np.ndarray:
+def _objects(values: list):
+    import numpy as np
+
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
     return arr

@@ -129,7 +129,8 @@ def _roomy(conn) -> None:
         pass
 
 
-def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None = None, cache=None) -> None:
+def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None = None, cache=None,
+                 prepare: Callable | None = None) -> None:
     """Worker: receive (one_by_one, [(index, path)…]); reply with all results in one message, or with
     one message per file when one_by_one (isolating a crash); ("done", n) ends a task."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle; it ends us
@@ -146,6 +147,10 @@ def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None =
         os.close(devnull)
     from . import ingest
 
+    def read(path):
+        found = ingest.read_file(path, inbox, definition, roster, cache)
+        return prepare(found) if prepare is not None else found
+
     while True:
         try:
             task = conn.recv()
@@ -156,19 +161,19 @@ def _reader_main(conn, inbox: Path, definition, roster, parent_pid: int | None =
         one_by_one, files = task
         if one_by_one:
             for i, path in files:
-                conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache))])
+                conn.send([(i, read(path))])
         else:
-            conn.send([(i, ingest.read_file(path, inbox, definition, roster, cache)) for i, path in files])
+            conn.send([(i, read(path)) for i, path in files])
         if cache is not None and (cache.pending or cache.new_layouts):
             conn.send(("cache", cache.take()))  # what this chunk found, for the parent to keep for the next run
         conn.send(("done", len(files)))
 
 
 class _Worker:
-    def __init__(self, ctx, inbox, definition, roster, isolating: bool, cache=None):
+    def __init__(self, ctx, inbox, definition, roster, isolating: bool, cache=None, prepare=None):
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_reader_main, args=(child, inbox, definition, roster, os.getpid(), cache),
-                                daemon=True)
+        self.proc = ctx.Process(target=_reader_main, daemon=True,
+                                args=(child, inbox, definition, roster, os.getpid(), cache, prepare))
         _start_frozen(self.proc)
         child.close()
         self.conn = parent
@@ -227,9 +232,11 @@ def crashed_read(path: Path, inbox: Path, why: str):
 class Reading:
     """Files being read in workers (started by `start_reading`); `result()` waits for all of them."""
 
-    def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool, cache=None):
+    def __init__(self, paths: list[Path], inbox: Path, definition, roster, workers: int, progress: bool, cache=None,
+                 prepare=None):
         self.paths, self.inbox, self.definition, self.roster, self.cache = paths, inbox, definition, roster, cache
         self.n_files = len(paths)
+        self.prepare = prepare
         self.results: list = [None] * len(paths)
         self.ctx = mp.get_context(start_method())
         indexed = list(enumerate(paths))
@@ -252,7 +259,7 @@ class Reading:
         self.starts += 1
         if self.starts > self.n_workers + 2 * len(self.paths) + 2:  # each crash costs at most two starts
             raise RuntimeError("reading workers keep dying before reading anything")
-        w = _Worker(self.ctx, self.inbox, self.definition, self.roster, isolating, self.cache)
+        w = _Worker(self.ctx, self.inbox, self.definition, self.roster, isolating, self.cache, self.prepare)
         self.workers.append(w)
         # A new reader gets its share of the first chunks at once (up to START_AHEAD): the parent is busy
         # importing for the first half second and could not hand them out one by one meanwhile.
@@ -315,8 +322,9 @@ class Reading:
             self.suspects.appendleft(left)
 
     def result(self, on_read: Callable | None = None) -> list:
-        """Every FileRead, in file-name order. `on_read(read)` is called on each as it arrives (the caller's work
-        overlaps the reading); what it returns is kept in its place."""
+        """Every FileRead, in file-name order. `on_read(x)` is called on each as it arrives (the caller's work
+        overlaps the reading), x being what start_reading's `prepare` made of it in the reader (else the FileRead
+        itself; always the FileRead for a file whose reader crashed); what it returns is kept in its place."""
         from tqdm import tqdm
 
         self.on_read = on_read or (lambda read: read)
@@ -362,7 +370,7 @@ class Reading:
 
 
 class _Done:
-    """The in-process path of start_reading: already read."""
+    """The in-process path of start_reading: already read (and prepared)."""
 
     def __init__(self, reads: list):
         self.reads = reads
@@ -372,18 +380,21 @@ class _Done:
         return [on_read(r) for r in self.reads] if on_read else self.reads
 
 
-def start_reading(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None, cache=None):
+def start_reading(inbox: Path, definition, roster, *, progress: bool = False, workers: int | None = None, cache=None,
+                  prepare: Callable | None = None):
     """Begin reading every file under the inbox; returns an object whose result() is the FileReads in
     file-name order. With workers, the caller may do other work (imports) meanwhile. `cache`: a
-    readcache.ReadCache (what earlier runs found in the same bytes)."""
+    readcache.ReadCache (what earlier runs found in the same bytes). `prepare(read)`: work done on each file
+    where it is read (in the worker), handed to result()'s on_read (picklable where workers are spawned)."""
     from .ingest import ingest, scan_inbox
 
     inbox = Path(inbox)
     paths = scan_inbox(inbox)
     n = reading_workers(len(paths)) if workers is None else workers
     if n <= 0:
-        return _Done(sorted(ingest(inbox, definition, roster, progress=progress, cache=cache), key=lambda r: r.file))
-    return Reading(paths, inbox, definition, roster, n, progress, cache)
+        reads = sorted(ingest(inbox, definition, roster, progress=progress, cache=cache), key=lambda r: r.file)
+        return _Done([prepare(r) for r in reads] if prepare is not None else reads)
+    return Reading(paths, inbox, definition, roster, n, progress, cache, prepare)
 
 
 # ------------------------------------------------------------------ our own work in forked children
