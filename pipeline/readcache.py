@@ -213,35 +213,35 @@ class ReadCache:
 
     def flush(self) -> None:
         """Write the entries kept so far; a failure (a full disk, a read-only outbox) loses them, nothing else."""
-        pending, self.pending = self.pending, []
-        layouts, self.new_layouts = self.new_layouts, {}
+        pending, layouts = self.take()
         if not pending and not layouts:
             return
-        con = self._db()
-        if con is None:
-            return
-        try:
-            con.execute("BEGIN IMMEDIATE")
+
+        def write(con: sqlite3.Connection) -> None:
             con.executemany("INSERT OR IGNORE INTO layouts (key, data) VALUES (?, ?)", layouts.items())
             con.executemany("INSERT OR REPLACE INTO reads (name, data) VALUES (?, ?)", pending)
-            con.execute("COMMIT")
-        except sqlite3.Error:
-            try:
-                con.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+
+        self._transaction(write)
 
     def prune(self, keep: set[str]) -> None:
         """Remove every entry but `keep` (the entries of the files this run found)."""
-        con = self._db()
-        if con is None:
-            return
-        try:
-            con.execute("BEGIN IMMEDIATE")
+        def remove(con: sqlite3.Connection) -> None:
             con.execute("CREATE TEMP TABLE IF NOT EXISTS keep (name TEXT PRIMARY KEY)")
             con.execute("DELETE FROM keep")
             con.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep))
             con.execute("DELETE FROM reads WHERE name NOT IN (SELECT name FROM keep)")
+
+        self._transaction(remove)
+
+    def _transaction(self, work) -> None:
+        """work(connection) in one transaction; on any database error nothing of it is kept (the cache only
+        ever costs time)."""
+        con = self._db()
+        if con is None:
+            return
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            work(con)
             con.execute("COMMIT")
         except sqlite3.Error:
             try:
